@@ -1,0 +1,916 @@
+/* Licensed under the Apache License, Version 2.0.
+ *
+ * mod_auth_chain -- `AuthType Chain`: each request is tried against the
+ * schemes named by `AuthChain`, in order, the way Django REST framework
+ * tries its authentication classes.  The first scheme that identifies the
+ * caller sets r->user, r->ap_auth_type, the note `auth-chain-data` and the
+ * AUTH_CHAIN_* environment; `Require` decides afterwards.  The module also
+ * owns the `basic` scheme (HTTP Basic over httpd's authn providers) and the
+ * `Require auth-scheme` and `Require auth-scope` authorization providers.
+ *
+ * Where it runs: the chain runs in the check_access_ex phase, before
+ * mod_authz_core's own (APR_HOOK_LAST) pass, so that it runs on every
+ * request under `AuthType Chain`, also where `Require all granted` lets
+ * everyone in.  A granted identity is then authorized in that same pass,
+ * which is why an authenticated caller that `Require` refuses gets 403 (as
+ * DRF's PermissionDenied) and an anonymous one 401 (DRF's
+ * NotAuthenticated).  check_authn only answers the 401 when authorization
+ * needs a user the chain did not find.
+ */
+
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_provider.h"
+
+#include "mod_auth.h"
+
+#include "mod_auth_chain.h"
+#include "ac_common.h"
+
+module AP_MODULE_DECLARE_DATA auth_chain_module;
+
+#define DEFAULT_RETRY_AFTER 5
+
+typedef struct {
+    const char *name;
+    const auth_chain_provider *provider;
+} chain_scheme;
+
+typedef struct {
+    apr_array_header_t *schemes;          /* chain_scheme, in order */
+    apr_array_header_t *basic_providers;  /* const char *, authn names */
+    int challenge_first;
+    int on_invalid_anonymous;
+    const char *unauth_user;
+    const char *unauth_token;
+    unsigned int schemes_set:1;
+    unsigned int basic_providers_set:1;
+    unsigned int challenge_first_set:1;
+    unsigned int on_invalid_set:1;
+    unsigned int unauth_user_set:1;
+    unsigned int unauth_token_set:1;
+} chain_dir_conf;
+
+/* One scheme's answer for one client request. */
+typedef struct {
+    const char *name;
+    const auth_chain_provider *provider;
+    auth_chain_status status;
+    auth_chain_result res;
+} chain_answer;
+
+/* What the chain decided for a request (in r->request_config). */
+typedef struct {
+    apr_array_header_t *answers;  /* chain_answer *, every scheme consulted */
+    const chain_answer *granted;  /* the scheme that identified the caller */
+    const chain_answer *denied;   /* the scheme that refused credentials */
+    const chain_answer *decisive; /* the answer that stopped the chain */
+    const char *data;             /* the note's JSON, when granted */
+    const char *scope_wanted;     /* set when `Require auth-scope` refused */
+} chain_state;
+
+static void *create_chain_dir_config(apr_pool_t *p, char *dir)
+{
+    chain_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->schemes = apr_array_make(p, 4, sizeof(chain_scheme));
+    conf->basic_providers = apr_array_make(p, 2, sizeof(const char *));
+    return conf;
+}
+
+static void *merge_chain_dir_config(apr_pool_t *p, void *basev, void *addv)
+{
+    chain_dir_conf *base = basev;
+    chain_dir_conf *add = addv;
+    chain_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->schemes = add->schemes_set ? add->schemes : base->schemes;
+    conf->schemes_set = add->schemes_set || base->schemes_set;
+    conf->basic_providers = add->basic_providers_set ? add->basic_providers
+                                                     : base->basic_providers;
+    conf->basic_providers_set = add->basic_providers_set
+                                || base->basic_providers_set;
+    conf->challenge_first = add->challenge_first_set ? add->challenge_first
+                                                     : base->challenge_first;
+    conf->challenge_first_set = add->challenge_first_set
+                                || base->challenge_first_set;
+    conf->on_invalid_anonymous = add->on_invalid_set
+                                 ? add->on_invalid_anonymous
+                                 : base->on_invalid_anonymous;
+    conf->on_invalid_set = add->on_invalid_set || base->on_invalid_set;
+    conf->unauth_user = add->unauth_user_set ? add->unauth_user
+                                             : base->unauth_user;
+    conf->unauth_user_set = add->unauth_user_set || base->unauth_user_set;
+    conf->unauth_token = add->unauth_token_set ? add->unauth_token
+                                               : base->unauth_token;
+    conf->unauth_token_set = add->unauth_token_set || base->unauth_token_set;
+    return conf;
+}
+
+/* The names of the registered schemes, for error messages. */
+static const char *known_schemes(apr_pool_t *p)
+{
+    apr_array_header_t *names = ap_list_provider_names(
+        p, AUTH_CHAIN_PROVIDER_GROUP, AUTH_CHAIN_PROVIDER_VERSION);
+    apr_array_header_t *words = apr_array_make(p, names->nelts,
+                                               sizeof(const char *));
+    int i;
+
+    for (i = 0; i < names->nelts; i++) {
+        APR_ARRAY_PUSH(words, const char *) =
+            APR_ARRAY_IDX(names, i, ap_list_provider_names_t).provider_name;
+    }
+    return apr_array_pstrcat(p, words, ' ');
+}
+
+static const char *lookup_scheme(cmd_parms *cmd, const char *name,
+                                 const auth_chain_provider **provider)
+{
+    *provider = ap_lookup_provider(AUTH_CHAIN_PROVIDER_GROUP, name,
+                                   AUTH_CHAIN_PROVIDER_VERSION);
+    if (*provider == NULL || (*provider)->authenticate == NULL) {
+        return apr_psprintf(cmd->pool,
+                            "%s: unknown scheme '%s' (is its module loaded "
+                            "before this line?); known schemes: %s",
+                            cmd->cmd->name, name, known_schemes(cmd->temp_pool));
+    }
+    return NULL;
+}
+
+static const char *set_chain(cmd_parms *cmd, void *dconf, const char *name)
+{
+    chain_dir_conf *conf = dconf;
+    const auth_chain_provider *provider;
+    const char *err;
+    chain_scheme *s;
+    int i;
+
+    if ((err = lookup_scheme(cmd, name, &provider)) != NULL) {
+        return err;
+    }
+    conf->schemes_set = 1;
+    for (i = 0; i < conf->schemes->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(conf->schemes, i, chain_scheme).name,
+                   name) == 0) {
+            return apr_psprintf(cmd->pool, "AuthChain: scheme '%s' is "
+                                "listed twice", name);
+        }
+    }
+    s = apr_array_push(conf->schemes);
+    s->name = apr_pstrdup(cmd->pool, name);
+    s->provider = provider;
+    return NULL;
+}
+
+static const char *set_basic_provider(cmd_parms *cmd, void *dconf,
+                                      const char *name)
+{
+    chain_dir_conf *conf = dconf;
+    const authn_provider *provider;
+
+    provider = ap_lookup_provider(AUTHN_PROVIDER_GROUP, name,
+                                  AUTHN_PROVIDER_VERSION);
+    if (provider == NULL) {
+        return apr_psprintf(cmd->pool,
+                            "AuthChainBasicProvider: unknown authn provider "
+                            "'%s' (load its mod_authn_* module, or define the "
+                            "<AuthnProviderAlias> above this line)", name);
+    }
+    if (provider->check_password == NULL) {
+        return apr_psprintf(cmd->pool,
+                            "AuthChainBasicProvider: authn provider '%s' "
+                            "cannot check passwords", name);
+    }
+    conf->basic_providers_set = 1;
+    APR_ARRAY_PUSH(conf->basic_providers, const char *) =
+        apr_pstrdup(cmd->pool, name);
+    return NULL;
+}
+
+static const char *set_challenge(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    chain_dir_conf *conf = dconf;
+
+    if (strcasecmp(arg, "all") == 0) {
+        conf->challenge_first = 0;
+    }
+    else if (strcasecmp(arg, "first") == 0) {
+        conf->challenge_first = 1;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "AuthChainChallenge must be 'all' or "
+                            "'first', not '%s'", arg);
+    }
+    conf->challenge_first_set = 1;
+    return NULL;
+}
+
+static const char *set_on_invalid(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    chain_dir_conf *conf = dconf;
+
+    if (strcasecmp(arg, "deny") == 0) {
+        conf->on_invalid_anonymous = 0;
+    }
+    else if (strcasecmp(arg, "anonymous") == 0) {
+        conf->on_invalid_anonymous = 1;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "AuthChainOnInvalid must be 'deny' or "
+                            "'anonymous', not '%s'", arg);
+    }
+    conf->on_invalid_set = 1;
+    return NULL;
+}
+
+static const char *set_unauth_user(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    chain_dir_conf *conf = dconf;
+
+    conf->unauth_user = arg;
+    conf->unauth_user_set = 1;
+    return NULL;
+}
+
+static const char *set_unauth_token(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    chain_dir_conf *conf = dconf;
+
+    conf->unauth_token = arg;
+    conf->unauth_token_set = 1;
+    return NULL;
+}
+
+static const command_rec chain_cmds[] = {
+    AP_INIT_ITERATE("AuthChain", set_chain, NULL, OR_AUTHCFG,
+                    "the authentication schemes to try, in order"),
+    AP_INIT_ITERATE("AuthChainBasicProvider", set_basic_provider, NULL,
+                    OR_AUTHCFG,
+                    "authn providers that check Basic credentials "
+                    "(default: file)"),
+    AP_INIT_TAKE1("AuthChainChallenge", set_challenge, NULL, OR_AUTHCFG,
+                  "'all' (a challenge per scheme, default) or 'first'"),
+    AP_INIT_TAKE1("AuthChainOnInvalid", set_on_invalid, NULL, OR_AUTHCFG,
+                  "'deny' (401, default) or 'anonymous' (treat invalid "
+                  "credentials as absent)"),
+    AP_INIT_TAKE1("AuthChainUnauthenticatedUser", set_unauth_user, NULL,
+                  OR_AUTHCFG,
+                  "user name set after authorization for anonymous requests"),
+    AP_INIT_TAKE1("AuthChainUnauthenticatedToken", set_unauth_token, NULL,
+                  OR_AUTHCFG,
+                  "value of the auth-chain-data note for anonymous requests"),
+    {NULL}
+};
+
+/* ----------------------------------------------------------------------
+ * The chain
+ */
+
+static int is_chain_request(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+
+    return type != NULL && strcasecmp(type, "Chain") == 0;
+}
+
+static chain_state *state_of(request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &auth_chain_module);
+}
+
+/* The state of this request, or of the request it is a subrequest or an
+ * internal redirect of. */
+static chain_state *find_state(request_rec *r)
+{
+    request_rec *rr;
+
+    for (rr = r; rr != NULL; rr = rr->main ? rr->main : rr->prev) {
+        chain_state *st = state_of(rr);
+        if (st != NULL) {
+            return st;
+        }
+    }
+    return NULL;
+}
+
+/* A scheme's answer already given for this client request (by the main
+ * request of a subrequest, or before an internal redirect). */
+static const chain_answer *earlier_answer(request_rec *r, const char *name)
+{
+    request_rec *rr;
+    int i;
+
+    for (rr = r->main ? r->main : r->prev; rr != NULL;
+         rr = rr->main ? rr->main : rr->prev) {
+        chain_state *st = state_of(rr);
+        if (st == NULL) {
+            continue;
+        }
+        for (i = 0; i < st->answers->nelts; i++) {
+            const chain_answer *a = APR_ARRAY_IDX(st->answers, i,
+                                                  const chain_answer *);
+            if (strcmp(a->name, name) == 0) {
+                return a;
+            }
+        }
+    }
+    return NULL;
+}
+
+static const char *status_name(auth_chain_status status)
+{
+    switch (status) {
+    case AUTH_CHAIN_DECLINED:
+        return "declined";
+    case AUTH_CHAIN_GRANTED:
+        return "granted";
+    case AUTH_CHAIN_DENIED:
+        return "denied";
+    case AUTH_CHAIN_FORBIDDEN:
+        return "forbidden";
+    case AUTH_CHAIN_UNAVAILABLE:
+        return "unavailable";
+    }
+    return "invalid";
+}
+
+/* Ask one scheme, and hold a provider to its side of the contract: a
+ * grant without a user, or an answer outside the five, is a refusal. */
+static chain_answer *consult(request_rec *r, const chain_scheme *s)
+{
+    chain_answer *a = apr_pcalloc(r->pool, sizeof(*a));
+
+    a->name = s->name;
+    a->provider = s->provider;
+    a->status = s->provider->authenticate(r, &a->res);
+    if (a->status == AUTH_CHAIN_GRANTED
+        && (a->res.user == NULL || a->res.user[0] == '\0')) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0001)
+                      "scheme %s granted without a user; refusing", s->name);
+        a->status = AUTH_CHAIN_DENIED;
+        a->res.reason = "Authentication failed.";
+    }
+    else if ((unsigned int)a->status > AUTH_CHAIN_UNAVAILABLE) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0002)
+                      "scheme %s gave unknown answer %d; refusing", s->name,
+                      (int)a->status);
+        a->status = AUTH_CHAIN_DENIED;
+        a->res.reason = "Authentication failed.";
+    }
+
+    switch (a->status) {
+    case AUTH_CHAIN_DENIED:
+    case AUTH_CHAIN_FORBIDDEN:
+    case AUTH_CHAIN_UNAVAILABLE:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AC_LOGNO(0003)
+                      "scheme %s %s the request%s%s%s: %s", s->name,
+                      status_name(a->status),
+                      a->res.user ? " (user '" : "",
+                      a->res.user ? ap_escape_logitem(r->pool, a->res.user)
+                                  : "",
+                      a->res.user ? "')" : "",
+                      a->res.reason ? a->res.reason : "no reason given");
+        break;
+    default:
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AC_LOGNO(0004)
+                      "scheme %s %s the request", s->name,
+                      status_name(a->status));
+        break;
+    }
+    return a;
+}
+
+/* The note's JSON: {"scheme":"<name>"} followed by the members of the
+ * object the scheme returned. */
+static const char *build_data(request_rec *r, const chain_answer *a)
+{
+    const char *scheme = ac_json_string(r->pool, a->name);
+    const char *d = a->res.data;
+
+    if (d != NULL) {
+        while (apr_isspace(*d)) {
+            d++;
+        }
+        if (*d != '{') {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0005)
+                          "scheme %s returned auth data that is not a JSON "
+                          "object; ignored", a->name);
+            d = NULL;
+        }
+        else {
+            d++;
+            while (apr_isspace(*d)) {
+                d++;
+            }
+            if (*d == '}') {
+                d = NULL;
+            }
+        }
+    }
+    if (d == NULL) {
+        return apr_pstrcat(r->pool, "{\"scheme\":", scheme, "}", NULL);
+    }
+    return apr_pstrcat(r->pool, "{\"scheme\":", scheme, ",", d, NULL);
+}
+
+/* Set the note and the env from a decided state. */
+static void export_identity(request_rec *r, const chain_state *st)
+{
+    const chain_answer *g = st->granted;
+
+    apr_table_setn(r->notes, AUTH_CHAIN_DATA_NOTE, st->data);
+    apr_table_setn(r->subprocess_env, "AUTH_CHAIN_SCHEME", g->name);
+    apr_table_setn(r->subprocess_env, "AUTH_CHAIN_DATA", st->data);
+    apr_table_setn(r->subprocess_env, "AUTH_CHAIN_SCOPES",
+                   g->res.scopes ? g->res.scopes : "");
+}
+
+/* Try the schemes of the location in order; the first answer other than
+ * DECLINED stops the chain, except that with `AuthChainOnInvalid
+ * anonymous` a DENIED counts as no credentials.  Answers already given
+ * for this client request are reused, never asked again. */
+static chain_state *run_chain(request_rec *r, const chain_dir_conf *conf)
+{
+    chain_state *st = apr_pcalloc(r->pool, sizeof(*st));
+    int i;
+
+    st->answers = apr_array_make(r->pool, conf->schemes->nelts,
+                                 sizeof(const chain_answer *));
+    ap_set_module_config(r->request_config, &auth_chain_module, st);
+
+    for (i = 0; i < conf->schemes->nelts; i++) {
+        const chain_scheme *s = &APR_ARRAY_IDX(conf->schemes, i, chain_scheme);
+        const chain_answer *a = earlier_answer(r, s->name);
+
+        if (a == NULL) {
+            a = consult(r, s);
+        }
+        APR_ARRAY_PUSH(st->answers, const chain_answer *) = a;
+        if (a->status == AUTH_CHAIN_DECLINED) {
+            continue;
+        }
+        if (a->status == AUTH_CHAIN_DENIED) {
+            st->denied = a;
+            if (conf->on_invalid_anonymous) {
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AC_LOGNO(0006)
+                              "AuthChainOnInvalid anonymous: treating the "
+                              "refused %s credentials as absent", s->name);
+                continue;
+            }
+        }
+        st->decisive = a;
+        break;
+    }
+    if (st->decisive && st->decisive->status == AUTH_CHAIN_GRANTED) {
+        st->granted = st->decisive;
+        st->denied = NULL;
+        st->data = build_data(r, st->granted);
+    }
+    return st;
+}
+
+/* The challenge of one scheme, with the error attributes of RFC 6750
+ * section 3 when it is the scheme that refused the credentials. */
+static const char *scheme_challenge(request_rec *r, const chain_scheme *s,
+                                    const chain_answer *denied)
+{
+    const char *c = s->provider->challenge ? s->provider->challenge(r) : NULL;
+    const char *sep;
+
+    if (c == NULL || denied == NULL || strcmp(denied->name, s->name) != 0) {
+        return c;
+    }
+    sep = strchr(c, ' ') ? ", " : " ";
+    if (denied->res.error) {
+        c = apr_pstrcat(r->pool, c, sep, "error=",
+                        ac_http_quote(r->pool, denied->res.error), NULL);
+        sep = ", ";
+    }
+    if (denied->res.reason) {
+        c = apr_pstrcat(r->pool, c, sep, "error_description=",
+                        ac_http_quote(r->pool, denied->res.reason), NULL);
+    }
+    return c;
+}
+
+/* One WWW-Authenticate per scheme that has a challenge, in chain order
+ * (RFC 9110 section 11.6.1), or only the first with `AuthChainChallenge
+ * first`. */
+static void add_challenges(request_rec *r, const chain_dir_conf *conf,
+                           const chain_state *st)
+{
+    int i;
+
+    for (i = 0; i < conf->schemes->nelts; i++) {
+        const chain_scheme *s = &APR_ARRAY_IDX(conf->schemes, i, chain_scheme);
+        const char *c = scheme_challenge(r, s, st ? st->denied : NULL);
+
+        if (c == NULL) {
+            continue;
+        }
+        apr_table_addn(r->err_headers_out, "WWW-Authenticate", c);
+        if (conf->challenge_first) {
+            break;
+        }
+    }
+}
+
+/* check_access_ex, first: run the chain for `AuthType Chain` locations.
+ * Returns DECLINED to let mod_authz_core decide (with r->user set when a
+ * scheme identified the caller), or the error status that stops the
+ * request: 401 for refused credentials, 403 for a refused request, 503
+ * when a scheme's store cannot answer. */
+static int chain_check_access(request_rec *r)
+{
+    chain_dir_conf *conf;
+    chain_state *st;
+    const chain_answer *d;
+
+    if (!is_chain_request(r)) {
+        return DECLINED;
+    }
+    conf = ap_get_module_config(r->per_dir_config, &auth_chain_module);
+    if (conf->schemes->nelts == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0007)
+                      "AuthType Chain is set for %s but no AuthChain names "
+                      "a scheme", r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    st = run_chain(r, conf);
+    d = st->decisive;
+    if (d == NULL) {
+        return DECLINED;
+    }
+    switch (d->status) {
+    case AUTH_CHAIN_GRANTED:
+        r->user = (char *)d->res.user;
+        r->ap_auth_type = (char *)d->provider->auth_type;
+        export_identity(r, st);
+        return DECLINED;
+    case AUTH_CHAIN_FORBIDDEN:
+        if (d->res.reason && *d->res.reason != '/'
+            && !ap_is_url(d->res.reason)) {
+            ap_custom_response(r, HTTP_FORBIDDEN,
+                               apr_pstrcat(r->pool, d->res.reason, "\n",
+                                           NULL));
+        }
+        return HTTP_FORBIDDEN;
+    case AUTH_CHAIN_UNAVAILABLE:
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       apr_itoa(r->pool, d->res.retry_after > 0
+                                         ? d->res.retry_after
+                                         : DEFAULT_RETRY_AFTER));
+        return HTTP_SERVICE_UNAVAILABLE;
+    default:
+        add_challenges(r, conf, st);
+        return HTTP_UNAUTHORIZED;
+    }
+}
+
+/* check_authn: runs only when authorization needs a user that the chain
+ * did not find.  Answers 401 with the challenges of the location. */
+static int chain_check_authn(request_rec *r)
+{
+    chain_dir_conf *conf;
+
+    if (!is_chain_request(r)) {
+        return DECLINED;
+    }
+    if (r->user != NULL) {
+        return OK;
+    }
+    conf = ap_get_module_config(r->per_dir_config, &auth_chain_module);
+    add_challenges(r, conf, find_state(r));
+    return HTTP_UNAUTHORIZED;
+}
+
+/* note_auth_failure: mod_authz_core asks for challenges when it turns an
+ * authorization failure into a 401. */
+static int chain_note_auth_failure(request_rec *r, const char *auth_type)
+{
+    if (strcasecmp(auth_type, "Chain") != 0) {
+        return DECLINED;
+    }
+    add_challenges(r, ap_get_module_config(r->per_dir_config,
+                                           &auth_chain_module),
+                   find_state(r));
+    return OK;
+}
+
+/* fixups: the request passed authorization.  Subrequests and internal
+ * redirects get the note and env of the request they belong to; an
+ * anonymous request gets AuthChainUnauthenticatedUser/Token. */
+static int chain_fixups(request_rec *r)
+{
+    chain_dir_conf *conf;
+    chain_state *st;
+
+    if (!is_chain_request(r)) {
+        return DECLINED;
+    }
+    conf = ap_get_module_config(r->per_dir_config, &auth_chain_module);
+    st = find_state(r);
+    if (st != NULL) {
+        st->scope_wanted = NULL;
+    }
+    if (st != NULL && st->granted != NULL) {
+        if (apr_table_get(r->notes, AUTH_CHAIN_DATA_NOTE) == NULL) {
+            export_identity(r, st);
+        }
+        return DECLINED;
+    }
+    if (r->user == NULL && conf->unauth_user) {
+        r->user = (char *)conf->unauth_user;
+    }
+    if (conf->unauth_token) {
+        apr_table_setn(r->notes, AUTH_CHAIN_DATA_NOTE, conf->unauth_token);
+        apr_table_setn(r->subprocess_env, "AUTH_CHAIN_DATA",
+                       conf->unauth_token);
+    }
+    return DECLINED;
+}
+
+/* insert_error_filter: a 403 from `Require auth-scope` carries the
+ * granting scheme's insufficient_scope challenge (RFC 6750 section 3.1). */
+static void chain_insert_error(request_rec *r)
+{
+    chain_state *st;
+    const char *c;
+
+    if (r->status != HTTP_FORBIDDEN || (st = state_of(r)) == NULL
+        || st->scope_wanted == NULL || st->granted == NULL
+        || st->granted->provider->scope_challenge == NULL) {
+        return;
+    }
+    c = st->granted->provider->scope_challenge(r, st->scope_wanted);
+    if (c != NULL) {
+        /* err_headers_out: the error response clears headers_out later */
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate", c);
+    }
+}
+
+/* ----------------------------------------------------------------------
+ * Require auth-scheme NAME...  /  Require auth-scope SCOPE...
+ */
+
+static const char *scheme_parse_config(cmd_parms *cmd,
+                                       const char *require_line,
+                                       const void **parsed)
+{
+    const char *t = require_line, *w;
+    int n = 0;
+
+    while ((w = ap_getword_conf(cmd->temp_pool, &t)) && w[0]) {
+        if (ap_lookup_provider(AUTH_CHAIN_PROVIDER_GROUP, w,
+                               AUTH_CHAIN_PROVIDER_VERSION) == NULL) {
+            return apr_psprintf(cmd->pool, "Require auth-scheme: unknown "
+                                "scheme '%s'; known schemes: %s", w,
+                                known_schemes(cmd->temp_pool));
+        }
+        n++;
+    }
+    if (n == 0) {
+        return "Require auth-scheme needs at least one scheme name";
+    }
+    return NULL;
+}
+
+static authz_status scheme_check_authorization(request_rec *r,
+                                               const char *require_line,
+                                               const void *parsed)
+{
+    const chain_state *st = find_state(r);
+    const char *t = require_line, *w;
+
+    if (r->user == NULL || st == NULL || st->granted == NULL) {
+        return AUTHZ_DENIED_NO_USER;
+    }
+    while ((w = ap_getword_conf(r->pool, &t)) && w[0]) {
+        if (strcmp(w, st->granted->name) == 0) {
+            return AUTHZ_GRANTED;
+        }
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AC_LOGNO(0008)
+                  "user '%s' authenticated by scheme %s, not by one of: %s",
+                  ap_escape_logitem(r->pool, r->user), st->granted->name,
+                  require_line);
+    return AUTHZ_DENIED;
+}
+
+static const char *scope_parse_config(cmd_parms *cmd,
+                                      const char *require_line,
+                                      const void **parsed)
+{
+    const char *t = require_line, *w;
+    apr_array_header_t *words = apr_array_make(cmd->pool, 2,
+                                               sizeof(const char *));
+
+    while ((w = ap_getword_conf(cmd->pool, &t)) && w[0]) {
+        APR_ARRAY_PUSH(words, const char *) = w;
+    }
+    if (words->nelts == 0) {
+        return "Require auth-scope needs at least one scope";
+    }
+    *parsed = apr_array_pstrcat(cmd->pool, words, ' ');
+    return NULL;
+}
+
+static authz_status scope_check_authorization(request_rec *r,
+                                              const char *require_line,
+                                              const void *parsed)
+{
+    chain_state *st = find_state(r);
+    const char *wanted = parsed;
+
+    if (r->user == NULL || st == NULL || st->granted == NULL) {
+        return AUTHZ_DENIED_NO_USER;
+    }
+    if (ac_scopes_intersect(st->granted->res.scopes, wanted)) {
+        return AUTHZ_GRANTED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AC_LOGNO(0009)
+                  "user '%s' (scheme %s) has none of the scopes: %s",
+                  ap_escape_logitem(r->pool, r->user), st->granted->name,
+                  wanted);
+    if (state_of(r) == st) {
+        st->scope_wanted = wanted;
+    }
+    return AUTHZ_DENIED;
+}
+
+static const authz_provider authz_scheme_provider = {
+    &scheme_check_authorization,
+    &scheme_parse_config,
+};
+
+static const authz_provider authz_scope_provider = {
+    &scope_check_authorization,
+    &scope_parse_config,
+};
+
+/* ----------------------------------------------------------------------
+ * The `basic` scheme: HTTP Basic (RFC 7617) over httpd's authn providers.
+ */
+
+/* The realm as a quoted-string.  mod_authn_core stores AuthName with its
+ * quotes already escaped (ap_escape_quotes), as mod_auth_basic expects. */
+static const char *realm_of(request_rec *r)
+{
+    const char *realm = ap_auth_name(r);
+
+    if (realm == NULL) {
+        return ac_http_quote(r->pool, ap_get_server_name(r));
+    }
+    return apr_pstrcat(r->pool, "\"", realm, "\"", NULL);
+}
+
+static auth_chain_status basic_refuse(auth_chain_result *res,
+                                      const char *reason)
+{
+    res->reason = reason;
+    return AUTH_CHAIN_DENIED;
+}
+
+/* Decode `Authorization: Basic` as DRF's BasicAuthentication does, then
+ * ask the configured authn providers in order, as mod_auth_basic does: a
+ * provider that does not know the user passes to the next. */
+static auth_chain_status basic_authenticate(request_rec *r,
+                                            auth_chain_result *res)
+{
+    chain_dir_conf *conf = ap_get_module_config(r->per_dir_config,
+                                                &auth_chain_module);
+    static const char *const default_providers[] = { "file" };
+    const char *const *names = default_providers;
+    int nnames = 1, i;
+    ac_auth_header h;
+    char *decoded, *colon;
+    apr_size_t len;
+    const char *name = NULL;
+    authn_status rv = AUTH_USER_NOT_FOUND;
+
+    ac_auth_header_split(apr_table_get(r->headers_in, "Authorization"), &h);
+    if (!ac_auth_header_is(&h, "Basic")) {
+        return AUTH_CHAIN_DECLINED;
+    }
+    if (h.nwords == 1) {
+        return basic_refuse(res, "Invalid basic header. No credentials "
+                                 "provided.");
+    }
+    if (h.nwords > 2) {
+        return basic_refuse(res, "Invalid basic header. Credentials string "
+                                 "should not contain spaces.");
+    }
+    if (h.credentials_len > AC_MAX_CREDENTIALS) {
+        return basic_refuse(res, "Invalid basic header. Credentials string "
+                                 "is too long.");
+    }
+    if (ac_base64_decode(r->pool, h.credentials, h.credentials_len,
+                         &decoded, &len) != 0) {
+        return basic_refuse(res, "Invalid basic header. Credentials not "
+                                 "correctly base64 encoded.");
+    }
+    if (memchr(decoded, '\0', len) != NULL) {
+        return basic_refuse(res, "Invalid basic header. Credentials string "
+                                 "should not contain NUL characters.");
+    }
+    if ((colon = strchr(decoded, ':')) == NULL) {
+        return basic_refuse(res, "Invalid basic header. Credentials should "
+                                 "be user-id:password.");
+    }
+    *colon = '\0';
+    res->user = decoded;
+
+    if (conf->basic_providers->nelts > 0) {
+        names = (const char *const *)conf->basic_providers->elts;
+        nnames = conf->basic_providers->nelts;
+    }
+    for (i = 0; i < nnames; i++) {
+        const authn_provider *provider;
+
+        name = names[i];
+        provider = ap_lookup_provider(AUTHN_PROVIDER_GROUP, name,
+                                      AUTHN_PROVIDER_VERSION);
+        if (provider == NULL || provider->check_password == NULL) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0010)
+                          "AuthChainBasicProvider: authn provider '%s' is "
+                          "not loaded", name);
+            rv = AUTH_GENERAL_ERROR;
+            break;
+        }
+        /* as mod_auth_basic: mod_authn_socache reads the provider's name
+         * from this note to know whose answer it may cache */
+        apr_table_setn(r->notes, AUTHN_PROVIDER_NAME_NOTE, name);
+        rv = provider->check_password(r, decoded, colon + 1);
+        apr_table_unset(r->notes, AUTHN_PROVIDER_NAME_NOTE);
+        if (rv != AUTH_USER_NOT_FOUND) {
+            break;
+        }
+    }
+
+    switch (rv) {
+    case AUTH_GRANTED:
+        res->data = apr_pstrcat(r->pool, "{\"provider\":",
+                                ac_json_string(r->pool, name), "}", NULL);
+        return AUTH_CHAIN_GRANTED;
+    case AUTH_DENIED:
+    case AUTH_USER_NOT_FOUND:
+        return basic_refuse(res, "Invalid username/password.");
+    default:
+        res->reason = "The password store could not be read.";
+        return AUTH_CHAIN_UNAVAILABLE;
+    }
+}
+
+static const char *basic_challenge(request_rec *r)
+{
+    return apr_pstrcat(r->pool, "Basic realm=", realm_of(r), NULL);
+}
+
+static const auth_chain_provider basic_provider = {
+    "Basic",
+    basic_authenticate,
+    basic_challenge,
+    NULL
+};
+
+static void register_hooks(apr_pool_t *p)
+{
+    ap_hook_check_access_ex(chain_check_access, NULL, NULL, APR_HOOK_FIRST,
+                            AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authn(chain_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_note_auth_failure(chain_note_auth_failure, NULL, NULL,
+                              APR_HOOK_MIDDLE);
+    ap_hook_fixups(chain_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(chain_insert_error, NULL, NULL,
+                                APR_HOOK_MIDDLE);
+
+    ap_register_provider(p, AUTH_CHAIN_PROVIDER_GROUP, "basic",
+                         AUTH_CHAIN_PROVIDER_VERSION, &basic_provider);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "auth-scheme",
+                              AUTHZ_PROVIDER_VERSION, &authz_scheme_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "auth-scope",
+                              AUTHZ_PROVIDER_VERSION, &authz_scope_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+}
+
+AP_DECLARE_MODULE(auth_chain) = {
+    STANDARD20_MODULE_STUFF,
+    create_chain_dir_config,
+    merge_chain_dir_config,
+    NULL,
+    NULL,
+    chain_cmds,
+    register_hooks
+};

@@ -1,0 +1,249 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+#include "ac_common.h"
+
+int ac_ct_equal(const void *a, const void *b, apr_size_t len)
+{
+    const volatile unsigned char *x = a;
+    const volatile unsigned char *y = b;
+    unsigned char diff = 0;
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        diff |= x[i] ^ y[i];
+    }
+    return diff == 0;
+}
+
+/* Python's str.split() whitespace, ASCII part. */
+static int is_split_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v'
+           || c == '\f' || c == '\x1c' || c == '\x1d' || c == '\x1e'
+           || c == '\x1f';
+}
+
+void ac_auth_header_split(const char *header, ac_auth_header *out)
+{
+    const char *s = header;
+    const char *start;
+
+    out->nwords = 0;
+    out->scheme = out->credentials = NULL;
+    out->scheme_len = out->credentials_len = 0;
+    if (s == NULL) {
+        return;
+    }
+    while (out->nwords < 3) {
+        while (*s && is_split_space(*s)) {
+            s++;
+        }
+        if (*s == '\0') {
+            return;
+        }
+        start = s;
+        while (*s && !is_split_space(*s)) {
+            s++;
+        }
+        if (out->nwords == 0) {
+            out->scheme = start;
+            out->scheme_len = s - start;
+        }
+        else if (out->nwords == 1) {
+            out->credentials = start;
+            out->credentials_len = s - start;
+        }
+        out->nwords++;
+    }
+}
+
+int ac_auth_header_is(const ac_auth_header *h, const char *name)
+{
+    return h->nwords > 0 && strlen(name) == h->scheme_len
+           && strncasecmp(h->scheme, name, h->scheme_len) == 0;
+}
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == '+') {
+        return 62;
+    }
+    if (c == '/') {
+        return 63;
+    }
+    return -1;
+}
+
+int ac_base64_decode(apr_pool_t *p, const char *in, apr_size_t len,
+                     char **out, apr_size_t *outlen)
+{
+    apr_size_t i, pad = 0, n = 0;
+    unsigned char *buf;
+
+    if (len == 0 || len % 4 != 0) {
+        return -1;
+    }
+    if (in[len - 1] == '=') {
+        pad++;
+        if (in[len - 2] == '=') {
+            pad++;
+        }
+    }
+    buf = apr_palloc(p, len / 4 * 3 + 1);
+    for (i = 0; i < len; i += 4) {
+        int v[4], k, quad_pad = (i + 4 == len) ? (int)pad : 0;
+        unsigned long bits;
+
+        for (k = 0; k < 4; k++) {
+            if (k >= 4 - quad_pad) {
+                v[k] = 0;
+                continue;
+            }
+            v[k] = b64_value((unsigned char)in[i + k]);
+            if (v[k] < 0) {
+                return -1;
+            }
+        }
+        bits = ((unsigned long)v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+        buf[n++] = (bits >> 16) & 0xff;
+        if (quad_pad < 2) {
+            buf[n++] = (bits >> 8) & 0xff;
+        }
+        else if (bits & 0xffff) {
+            return -1;              /* non-zero pad bits: not canonical */
+        }
+        if (quad_pad < 1) {
+            buf[n++] = bits & 0xff;
+        }
+        else if (quad_pad == 1 && (bits & 0xff)) {
+            return -1;
+        }
+    }
+    buf[n] = '\0';
+    *out = (char *)buf;
+    *outlen = n;
+    return 0;
+}
+
+const char *ac_json_string(apr_pool_t *p, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    apr_size_t len = strlen(s), i, n = 0;
+    char *buf = apr_palloc(p, len * 6 + 3);
+
+    buf[n++] = '"';
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '"' || c == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = c;
+        }
+        else if (c == '\n') {
+            buf[n++] = '\\';
+            buf[n++] = 'n';
+        }
+        else if (c == '\t') {
+            buf[n++] = '\\';
+            buf[n++] = 't';
+        }
+        else if (c < 0x20 || c == 0x7f) {
+            buf[n++] = '\\';
+            buf[n++] = 'u';
+            buf[n++] = '0';
+            buf[n++] = '0';
+            buf[n++] = hex[c >> 4];
+            buf[n++] = hex[c & 0xf];
+        }
+        else {
+            buf[n++] = c;
+        }
+    }
+    buf[n++] = '"';
+    buf[n] = '\0';
+    return buf;
+}
+
+const char *ac_http_quote(apr_pool_t *p, const char *s)
+{
+    apr_size_t len = strlen(s), i, n = 0;
+    char *buf = apr_palloc(p, len * 2 + 3);
+
+    buf[n++] = '"';
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '"' || c == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = c;
+        }
+        else if (c < 0x20 || c == 0x7f) {
+            buf[n++] = ' ';
+        }
+        else {
+            buf[n++] = c;
+        }
+    }
+    buf[n++] = '"';
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Whether `word` (length len) is one of the words of `list`. */
+static int list_has_word(const char *list, const char *word, apr_size_t len)
+{
+    const char *s = list;
+
+    while (*s) {
+        const char *start;
+
+        while (*s == ' ') {
+            s++;
+        }
+        start = s;
+        while (*s && *s != ' ') {
+            s++;
+        }
+        if ((apr_size_t)(s - start) == len && len > 0
+            && memcmp(start, word, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int ac_scopes_intersect(const char *have, const char *want)
+{
+    const char *s = want;
+
+    if (have == NULL || want == NULL) {
+        return 0;
+    }
+    while (*s) {
+        const char *start;
+
+        while (*s == ' ') {
+            s++;
+        }
+        start = s;
+        while (*s && *s != ' ') {
+            s++;
+        }
+        if (s > start && list_has_word(have, start, s - start)) {
+            return 1;
+        }
+    }
+    return 0;
+}

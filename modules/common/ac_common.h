@@ -1,0 +1,63 @@
+/* Licensed under the Apache License, Version 2.0.
+ *
+ * ac_common.h -- helpers shared by the authchain modules, built once into a
+ * libtool convenience library that every module and the unit tests link.
+ * Nothing here touches a request_rec: these are the pure parsers and
+ * encoders, so that they can be tested (and fuzzed) on their own.
+ */
+
+#ifndef AC_COMMON_H
+#define AC_COMMON_H
+
+#include "apr_pools.h"
+#include "apr_strings.h"
+
+/* Our own log message numbers ("AC00nn: "), as httpd's APLOGNO() does for
+ * the distribution's modules. */
+#define AC_LOGNO(n) "AC" #n ": "
+
+/* Upper bound on the credentials part of an Authorization header that any
+ * scheme reads; httpd's LimitRequestFieldSize is 8190 by default. */
+#define AC_MAX_CREDENTIALS 4096
+
+/* Compare two buffers of the same length in time that depends only on the
+ * length.  Returns 1 when equal.  Use for anything derived from a secret. */
+int ac_ct_equal(const void *a, const void *b, apr_size_t len);
+
+/* The words of an Authorization header, split on whitespace the way Django
+ * REST framework does (Python's str.split()).  `nwords` is 0 for an empty
+ * header, 1 for a scheme alone, 2 for "scheme credentials", and 3 for
+ * anything with more words (their text is not kept). */
+typedef struct {
+    int nwords;
+    const char *scheme;
+    apr_size_t scheme_len;
+    const char *credentials;
+    apr_size_t credentials_len;
+} ac_auth_header;
+
+void ac_auth_header_split(const char *header, ac_auth_header *out);
+
+/* Whether the header's scheme is `name`, compared case-insensitively. */
+int ac_auth_header_is(const ac_auth_header *h, const char *name);
+
+/* Strict standard base64 (RFC 4648 section 4): padding required, no
+ * whitespace, no characters outside the alphabet, zero pad bits.  On
+ * success returns 0 and a NUL-terminated copy in *out (length *outlen);
+ * -1 otherwise. */
+int ac_base64_decode(apr_pool_t *p, const char *in, apr_size_t len,
+                     char **out, apr_size_t *outlen);
+
+/* `s` as a JSON string literal, quotes included (RFC 8259 section 7). */
+const char *ac_json_string(apr_pool_t *p, const char *s);
+
+/* `s` as an HTTP quoted-string (RFC 9110 section 5.6.4), quotes included;
+ * control characters are replaced by spaces so that nothing a client sent
+ * can split a header. */
+const char *ac_http_quote(apr_pool_t *p, const char *s);
+
+/* Whether the space-separated list `have` contains any word of the
+ * space-separated list `want`. */
+int ac_scopes_intersect(const char *have, const char *want);
+
+#endif /* AC_COMMON_H */

@@ -1,0 +1,77 @@
+package ChainTest;
+# Helpers shared by the t/*.t files: credentials, the identity that
+# env.cgi echoes, the challenges of a response, and the note as logged.
+
+use strict;
+use warnings FATAL => 'all';
+
+use Exporter 'import';
+use MIME::Base64 ();
+use Time::HiRes ();
+use Apache::Test ();
+
+our @EXPORT = qw(basic identity challenges logged_note error_log_since
+                 error_log_size);
+
+# An Authorization value for HTTP Basic.
+sub basic {
+    my ($user, $pw) = @_;
+    return 'Basic ' . MIME::Base64::encode_base64("$user:$pw", '');
+}
+
+# The KEY=VALUE lines env.cgi prints, as a hash.
+sub identity {
+    my ($res) = @_;
+    my %env;
+    for (split /\n/, $res->content) {
+        $env{$1} = $2 if /^([A-Z_]+)=(.*)$/;
+    }
+    return \%env;
+}
+
+# Every WWW-Authenticate header of a response, in order.
+sub challenges {
+    my ($res) = @_;
+    return [ $res->header('WWW-Authenticate') ];
+}
+
+sub log_path {
+    my ($name) = @_;
+    return Apache::Test::vars('serverroot') . "/logs/$name";
+}
+
+# The note `auth-chain-data` that mod_log_config wrote for the request whose
+# user is $user (logging happens after the response: wait for it).
+sub logged_note {
+    my ($user) = @_;
+    my $file = log_path('chain_log');
+    for (1 .. 50) {
+        if (open my $fh, '<', $file) {
+            my @hits = grep { /^\Q$user\E\|/ } <$fh>;
+            if (@hits) {
+                chomp(my $line = $hits[-1]);
+                my (undef, $note) = split /\|/, $line, 3;
+                $note =~ s/\\"/"/g;   # mod_log_config escapes quotes
+                return $note;
+            }
+        }
+        Time::HiRes::sleep(0.1);
+    }
+    return undef;
+}
+
+sub error_log_size {
+    return -s log_path('error_log') || 0;
+}
+
+# What the error log gained since offset $from (after a short settle).
+sub error_log_since {
+    my ($from) = @_;
+    Time::HiRes::sleep(0.3);
+    open my $fh, '<', log_path('error_log') or return '';
+    seek $fh, $from, 0;
+    local $/;
+    return scalar <$fh>;
+}
+
+1;

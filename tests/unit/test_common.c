@@ -1,0 +1,156 @@
+/* Licensed under the Apache License, Version 2.0.
+ *
+ * Unit tests of modules/common: the header splitter, strict base64, the
+ * JSON and quoted-string encoders, the scope matcher and the constant-time
+ * compare.  Prints TAP.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "apr_general.h"
+#include "apr_pools.h"
+
+#include "ac_common.h"
+
+static int planned, run, failed;
+
+static void ok(int cond, const char *name)
+{
+    run++;
+    if (!cond) {
+        failed++;
+    }
+    printf("%sok %d - %s\n", cond ? "" : "not ", run, name);
+}
+
+static int split_is(const char *header, int nwords, const char *scheme,
+                    const char *cred)
+{
+    ac_auth_header h;
+
+    ac_auth_header_split(header, &h);
+    if (h.nwords != nwords) {
+        return 0;
+    }
+    if (scheme && (h.scheme_len != strlen(scheme)
+                   || strncmp(h.scheme, scheme, h.scheme_len) != 0)) {
+        return 0;
+    }
+    if (cred && (h.credentials_len != strlen(cred)
+                 || strncmp(h.credentials, cred, h.credentials_len) != 0)) {
+        return 0;
+    }
+    return 1;
+}
+
+static void test_split(void)
+{
+    ac_auth_header h;
+
+    ok(split_is(NULL, 0, NULL, NULL), "no header has no words");
+    ok(split_is("", 0, NULL, NULL), "empty header has no words");
+    ok(split_is("   \t ", 0, NULL, NULL), "blank header has no words");
+    ok(split_is("Token", 1, "Token", NULL), "scheme alone is one word");
+    ok(split_is("Token abc", 2, "Token", "abc"), "scheme and credentials");
+    ok(split_is("  Token \t abc  ", 2, "Token", "abc"),
+       "surrounding and repeated whitespace is ignored as str.split() does");
+    ok(split_is("Token a b", 3, "Token", "a"), "three words count as more");
+    ok(split_is("Token a b c d", 3, NULL, NULL), "many words stop at three");
+    ok(split_is("Token\va\fb", 3, NULL, NULL),
+       "vertical tab and form feed split like Python");
+
+    ac_auth_header_split("bAsIc xyz", &h);
+    ok(ac_auth_header_is(&h, "Basic"), "scheme compares case-insensitively");
+    ok(!ac_auth_header_is(&h, "Bas"), "a prefix of the scheme is not it");
+    ac_auth_header_split("Basically xyz", &h);
+    ok(!ac_auth_header_is(&h, "Basic"), "a longer word is not the scheme");
+    ac_auth_header_split("", &h);
+    ok(!ac_auth_header_is(&h, "Basic"), "no words match no scheme");
+}
+
+static int b64_is(apr_pool_t *p, const char *in, const char *want,
+                  apr_size_t wantlen)
+{
+    char *out;
+    apr_size_t len;
+
+    if (ac_base64_decode(p, in, strlen(in), &out, &len) != 0) {
+        return want == NULL;
+    }
+    return want != NULL && len == wantlen && memcmp(out, want, len) == 0
+           && out[len] == '\0';
+}
+
+static void test_base64(apr_pool_t *p)
+{
+    ok(b64_is(p, "YWxpY2U6c2VjcmV0", "alice:secret", 12),
+       "base64 without padding decodes");
+    ok(b64_is(p, "YQ==", "a", 1), "base64 with two pad characters decodes");
+    ok(b64_is(p, "YWI=", "ab", 2), "base64 with one pad character decodes");
+    ok(b64_is(p, "AAE=", "\0\1", 2), "base64 decodes NUL bytes with length");
+    ok(b64_is(p, "", NULL, 0), "empty base64 is refused");
+    ok(b64_is(p, "YQ", NULL, 0), "missing padding is refused");
+    ok(b64_is(p, "YQ=", NULL, 0), "length not a multiple of four is refused");
+    ok(b64_is(p, "Y!==", NULL, 0), "characters outside the alphabet are refused");
+    ok(b64_is(p, "YW J", NULL, 0), "embedded whitespace is refused");
+    ok(b64_is(p, "YR==", NULL, 0), "non-zero pad bits are refused");
+    ok(b64_is(p, "YWJ=", NULL, 0), "non-zero bits before one pad are refused");
+    ok(b64_is(p, "Y===", NULL, 0), "three pad characters are refused");
+    ok(b64_is(p, "YQ==YQ==", NULL, 0), "padding in the middle is refused");
+    ok(b64_is(p, "-_8=", NULL, 0), "base64url characters are refused");
+    ok(b64_is(p, "+/8=", "\xfb\xff", 2), "+ and / decode");
+}
+
+static void test_encoders(apr_pool_t *p)
+{
+    ok(strcmp(ac_json_string(p, "plain"), "\"plain\"") == 0,
+       "JSON string of plain text");
+    ok(strcmp(ac_json_string(p, "a\"b\\c"), "\"a\\\"b\\\\c\"") == 0,
+       "JSON string escapes quote and backslash");
+    ok(strcmp(ac_json_string(p, "l1\nl2\t\x01"),
+              "\"l1\\nl2\\t\\u0001\"") == 0,
+       "JSON string escapes control characters");
+    ok(strcmp(ac_json_string(p, "caf\xc3\xa9"), "\"caf\xc3\xa9\"") == 0,
+       "JSON string keeps UTF-8");
+    ok(strcmp(ac_http_quote(p, "api"), "\"api\"") == 0, "quoted-string");
+    ok(strcmp(ac_http_quote(p, "a\"b\\"), "\"a\\\"b\\\\\"") == 0,
+       "quoted-string escapes quote and backslash");
+    ok(strcmp(ac_http_quote(p, "x\r\nSet-Cookie: y"),
+              "\"x  Set-Cookie: y\"") == 0,
+       "quoted-string cannot split a header");
+}
+
+static void test_scopes_and_compare(void)
+{
+    ok(ac_scopes_intersect("read write", "write"), "one shared scope matches");
+    ok(ac_scopes_intersect("read", "admin read"), "any wanted scope matches");
+    ok(!ac_scopes_intersect("read write", "admin"), "no shared scope");
+    ok(!ac_scopes_intersect("reader", "read"), "a prefix is not a scope");
+    ok(!ac_scopes_intersect("read", "rea"), "a shorter word is not a scope");
+    ok(!ac_scopes_intersect(NULL, "read"), "no scopes match nothing");
+    ok(!ac_scopes_intersect("", "read"), "empty scopes match nothing");
+    ok(ac_scopes_intersect("  a   b ", "b"), "extra spaces are ignored");
+
+    ok(ac_ct_equal("secret", "secret", 6), "equal buffers compare equal");
+    ok(!ac_ct_equal("secret", "secreT", 6), "last byte differs");
+    ok(!ac_ct_equal("Secret", "secret", 6), "first byte differs");
+    ok(ac_ct_equal("", "", 0), "empty buffers compare equal");
+}
+
+int main(void)
+{
+    apr_pool_t *p;
+
+    apr_initialize();
+    apr_pool_create(&p, NULL);
+    planned = 13 + 15 + 7 + 12;
+    printf("1..%d\n", planned);
+    test_split();
+    test_base64(p);
+    test_encoders(p);
+    test_scopes_and_compare();
+    apr_pool_destroy(p);
+    apr_terminate();
+    return (failed || run != planned) ? 1 : 0;
+}
