@@ -168,7 +168,7 @@ ac_free_port() {
 # PG* for psql).  AC_PG_DIR remembers it for ac_pg_stop.  Returns non-zero
 # (having said why) on failure.
 ac_pg_start() {
-    local dir=$1 db=$2 bindir port
+    local dir=$1 db=$2 bindir port opts
     bindir=$(ac_pg_bindir) ||
         { ac_warn "initdb not found: install the Debian package postgresql"; return 1; }
     port=$(ac_free_port) || { ac_warn "no free port for PostgreSQL"; return 1; }
@@ -182,8 +182,9 @@ ac_pg_start() {
     fi
     AC_PG_DIR=$dir
     AC_PG_BINDIR=$bindir
+    opts="-c listen_addresses='' -c unix_socket_directories='$dir' -p $port -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
     if ! "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgresql.log" -w -t 30 \
-            -o "-c listen_addresses='' -c unix_socket_directories='$dir' -p $port -c fsync=off -c full_page_writes=off -c synchronous_commit=off" \
+            -o "$opts" \
             start >/dev/null; then
         cat "$dir/postgresql.log" >&2
         ac_warn "PostgreSQL did not start"
@@ -195,6 +196,9 @@ ac_pg_start() {
     export AUTHCHAIN_PGDATABASE=$db AUTHCHAIN_PGUSER
     AUTHCHAIN_PGUSER=$(id -un)
     export PGHOST=$dir PGPORT=$port PGDATABASE=$db PGUSER=$AUTHCHAIN_PGUSER
+    # how to stop and start it again, for the outage tests
+    export AUTHCHAIN_PGBIN=$bindir AUTHCHAIN_PGDATA=$dir/data
+    export AUTHCHAIN_PGOPTS=$opts
 }
 
 ac_pg_stop() {

@@ -33,6 +33,7 @@
 
 #include "mod_auth_chain.h"
 #include "ac_common.h"
+#include "ac_request.h"
 
 module AP_MODULE_DECLARE_DATA auth_chain_module;
 
@@ -762,18 +763,6 @@ static const authz_provider authz_scope_provider = {
  * The `basic` scheme: HTTP Basic (RFC 7617) over httpd's authn providers.
  */
 
-/* The realm as a quoted-string.  mod_authn_core stores AuthName with its
- * quotes already escaped (ap_escape_quotes), as mod_auth_basic expects. */
-static const char *realm_of(request_rec *r)
-{
-    const char *realm = ap_auth_name(r);
-
-    if (realm == NULL) {
-        return ac_http_quote(r->pool, ap_get_server_name(r));
-    }
-    return apr_pstrcat(r->pool, "\"", realm, "\"", NULL);
-}
-
 static auth_chain_status basic_refuse(auth_chain_result *res,
                                       const char *reason)
 {
@@ -873,7 +862,7 @@ static auth_chain_status basic_authenticate(request_rec *r,
 
 static const char *basic_challenge(request_rec *r)
 {
-    return apr_pstrcat(r->pool, "Basic realm=", realm_of(r), NULL);
+    return ac_challenge(r, "Basic");
 }
 
 static const auth_chain_provider basic_provider = {

@@ -11,7 +11,7 @@ use Time::HiRes ();
 use Apache::Test ();
 
 our @EXPORT = qw(basic identity challenges logged_note error_log_since
-                 error_log_size);
+                 error_log_size psql token_cli new_key);
 
 # An Authorization value for HTTP Basic.
 sub basic {
@@ -72,6 +72,37 @@ sub error_log_since {
     seek $fh, $from, 0;
     local $/;
     return scalar <$fh>;
+}
+
+# Run SQL in the test database (build/check exports PGHOST and friends);
+# returns psql's unaligned output.
+sub psql {
+    my ($sql) = @_;
+    my $out = `psql -qtAX -v ON_ERROR_STOP=1 -c "$sql" 2>&1`;
+    die "psql failed: $out" if $?;
+    chomp $out;
+    return $out;
+}
+
+# Run the freshly built CLI; returns (exit status, stdout, stderr).
+sub token_cli {
+    my @args = @_;
+    my $cli = Apache::Test::vars('serverroot') . '/../tools/authchain-token';
+    my $err = Apache::Test::vars('serverroot') . '/logs/cli.stderr';
+    my $cmd = join ' ', map { my $a = $_; $a =~ s/'/'\\''/g; "'$a'" } $cli, @args;
+    my $out = `$cmd 2>'$err'`;
+    my $rc = $? >> 8;
+    my $stderr = '';
+    if (open my $fh, '<', $err) { local $/; $stderr = <$fh> // ''; }
+    return ($rc, $out, $stderr);
+}
+
+# A new key from `authchain-token create ARGS...`, or die.
+sub new_key {
+    my ($rc, $out, $err) = token_cli('create', @_);
+    die "authchain-token create @_ failed ($rc): $err" if $rc != 0;
+    chomp $out;
+    return $out;
 }
 
 1;

@@ -12,17 +12,8 @@
 #include "apr_pools.h"
 
 #include "ac_common.h"
+#include "tap.h"
 
-static int planned, run, failed;
-
-static void ok(int cond, const char *name)
-{
-    run++;
-    if (!cond) {
-        failed++;
-    }
-    printf("%sok %d - %s\n", cond ? "" : "not ", run, name);
-}
 
 static int split_is(const char *header, int nwords, const char *scheme,
                     const char *cred)
@@ -144,13 +135,12 @@ int main(void)
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    planned = 13 + 15 + 7 + 12;
-    printf("1..%d\n", planned);
+    tap_plan(13 + 15 + 7 + 12);
     test_split();
     test_base64(p);
     test_encoders(p);
     test_scopes_and_compare();
     apr_pool_destroy(p);
     apr_terminate();
-    return (failed || run != planned) ? 1 : 0;
+    return tap_done();
 }

@@ -1,0 +1,54 @@
+/* Licensed under the Apache License, Version 2.0.
+ *
+ * ac_cache.h -- verified credentials cached across processes through
+ * httpd's socache (shmcb by default; memcache or redis for several nodes).
+ * Keys are hashes of credentials, never credentials.  Providers that are
+ * not safe across processes (shmcb) are used under a global mutex, for
+ * retrieve as well as store.
+ */
+
+#ifndef AC_CACHE_H
+#define AC_CACHE_H
+
+#include "apr_global_mutex.h"
+#include "httpd.h"
+#include "http_config.h"
+#include "ap_socache.h"
+
+typedef struct {
+    const char *spec;                   /* "shmcb:args", for messages */
+    const ap_socache_provider_t *provider;
+    ap_socache_instance_t *instance;
+    apr_global_mutex_t *mutex;          /* NULL when the provider is MP-safe */
+    const char *mutex_type;
+    server_rec *server;
+} ac_cache;
+
+/* pre_config: register the mutex type (e.g. "authn-token-cache") so that
+ * the Mutex directive can configure it. */
+void ac_cache_register_mutex(apr_pool_t *pconf, const char *mutex_type);
+
+/* Configuration time: look up the provider of `spec` ("name[:args]") and
+ * create its instance.  Returns NULL or a message for the directive. */
+const char *ac_cache_create(apr_pool_t *p, apr_pool_t *ptemp,
+                            const char *spec, ac_cache **out);
+
+/* post_config: initialise the instance under namespace `ns`. */
+apr_status_t ac_cache_init(ac_cache *c, const char *mutex_type,
+                           const char *ns, server_rec *s, apr_pool_t *pconf);
+
+/* child_init: reattach the global mutex. */
+void ac_cache_child_init(ac_cache *c, apr_pool_t *pchild, server_rec *s);
+
+/* Look `id` up; on a hit copies at most *len bytes into buf, sets *len and
+ * returns 1. */
+int ac_cache_get(ac_cache *c, server_rec *s, const unsigned char *id,
+                 unsigned int idlen, unsigned char *buf, unsigned int *len,
+                 apr_pool_t *p);
+
+/* Store data under `id` until `expiry` (absolute). */
+void ac_cache_put(ac_cache *c, server_rec *s, const unsigned char *id,
+                  unsigned int idlen, apr_time_t expiry,
+                  const unsigned char *data, unsigned int len, apr_pool_t *p);
+
+#endif /* AC_CACHE_H */

@@ -1,0 +1,430 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+#include <errno.h>
+#include <poll.h>
+
+#include "apr_hash.h"
+#include "apr_strings.h"
+#include "apr_thread_cond.h"
+#include "apr_thread_mutex.h"
+
+#include "httpd.h"
+#include "http_log.h"
+
+#include "ac_common.h"
+#include "ac_pg.h"
+
+/* How long the pool answers "unavailable" without trying after a failed
+ * connection attempt. */
+#define AC_PG_BACKOFF apr_time_from_msec(500)
+
+/* The OID of `text`: every parameter is sent as text. */
+#define AC_PG_TEXTOID 25
+
+typedef struct ac_pg_conn {
+    PGconn *conn;
+    apr_hash_t *prepared;       /* SQL text -> statement name */
+    apr_pool_t *pool;           /* lives as long as the connection */
+    struct ac_pg_conn *next;
+} ac_pg_conn;
+
+struct ac_pg_pool {
+    const char *conninfo;
+    apr_interval_time_t timeout;
+    int max;
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *freed;
+    ac_pg_conn *idle;
+    int open;                   /* connections open or being opened */
+    apr_time_t retry_after;     /* no connection attempt before this */
+    int failing;                /* an outage is in progress (logged) */
+    unsigned int next_statement;
+    struct ac_pg_pool *next;    /* same conninfo, other settings */
+};
+
+static apr_pool_t *child_pool;
+static apr_thread_mutex_t *registry_lock;
+static apr_hash_t *registry;
+
+static void close_conn(ac_pg_conn *c);
+
+/* At child exit: close the idle connections of every pool. */
+static apr_status_t close_all(void *unused)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(NULL, registry); hi; hi = apr_hash_next(hi)) {
+        ac_pg_pool *pool;
+
+        for (pool = apr_hash_this_val(hi); pool; pool = pool->next) {
+            while (pool->idle) {
+                ac_pg_conn *c = pool->idle;
+                pool->idle = c->next;
+                close_conn(c);
+            }
+        }
+    }
+    return APR_SUCCESS;
+}
+
+void ac_pg_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    if (child_pool != NULL) {
+        return;                 /* another server_rec of the same child */
+    }
+    child_pool = pchild;
+    apr_thread_mutex_create(&registry_lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+    registry = apr_hash_make(pchild);
+    apr_pool_cleanup_register(pchild, NULL, close_all, apr_pool_cleanup_null);
+}
+
+ac_pg_pool *ac_pg_pool_get(const char *conninfo, apr_interval_time_t timeout,
+                           int max)
+{
+    ac_pg_pool *pool;
+
+    /* registry: conninfo -> the pools for it, one per (timeout, max) */
+    apr_thread_mutex_lock(registry_lock);
+    for (pool = apr_hash_get(registry, conninfo, APR_HASH_KEY_STRING);
+         pool != NULL; pool = pool->next) {
+        if (pool->timeout == timeout && pool->max == (max > 0 ? max : 1)) {
+            break;
+        }
+    }
+    if (pool == NULL) {
+        pool = apr_pcalloc(child_pool, sizeof(*pool));
+        pool->conninfo = apr_pstrdup(child_pool, conninfo);
+        pool->timeout = timeout;
+        pool->max = max > 0 ? max : 1;
+        apr_thread_mutex_create(&pool->lock, APR_THREAD_MUTEX_DEFAULT,
+                                child_pool);
+        apr_thread_cond_create(&pool->freed, child_pool);
+        pool->next = apr_hash_get(registry, conninfo, APR_HASH_KEY_STRING);
+        apr_hash_set(registry, pool->conninfo, APR_HASH_KEY_STRING, pool);
+    }
+    apr_thread_mutex_unlock(registry_lock);
+    return pool;
+}
+
+const char *ac_pg_check_conninfo(apr_pool_t *p, const char *conninfo)
+{
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+
+    if (opts == NULL) {
+        const char *msg = err ? apr_pstrdup(p, err) : "out of memory";
+        PQfreemem(err);
+        return msg;
+    }
+    PQconninfoFree(opts);
+    return NULL;
+}
+
+/* Wait until the connection's socket is ready for `events` or the deadline
+ * passes.  Returns 1 when ready, 0 on timeout or error. */
+static int wait_socket(PGconn *conn, short events, apr_time_t deadline)
+{
+    struct pollfd pfd;
+    int rc;
+
+    pfd.fd = PQsocket(conn);
+    pfd.events = events;
+    if (pfd.fd < 0) {
+        return 0;
+    }
+    do {
+        apr_interval_time_t left = deadline - apr_time_now();
+        if (left <= 0) {
+            return 0;
+        }
+        rc = poll(&pfd, 1, (int)((left + 999) / 1000));
+    } while (rc < 0 && errno == EINTR);
+    return rc > 0;
+}
+
+/* Open a connection before the deadline, without ever blocking past it
+ * (PQconnectStart/PQconnectPoll, as libpq documents for non-blocking
+ * connections). */
+static PGconn *connect_by(const char *conninfo, apr_time_t deadline,
+                          const char **err)
+{
+    PGconn *conn = PQconnectStart(conninfo);
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+    if (conn == NULL) {
+        *err = "out of memory";
+        return NULL;
+    }
+    if (PQstatus(conn) == CONNECTION_BAD) {
+        *err = PQerrorMessage(conn);
+        return conn;
+    }
+    while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+        short events = (st == PGRES_POLLING_READING) ? POLLIN : POLLOUT;
+        if (!wait_socket(conn, events, deadline)) {
+            *err = "timed out connecting";
+            return conn;
+        }
+        st = PQconnectPoll(conn);
+    }
+    if (st == PGRES_POLLING_FAILED) {
+        *err = PQerrorMessage(conn);
+    }
+    return conn;
+}
+
+/* Read the result of what was sent, before the deadline.  Returns the
+ * first result (the caller clears it) or NULL with *err set. */
+static PGresult *result_by(PGconn *conn, apr_time_t deadline,
+                           const char **err)
+{
+    PGresult *res, *first = NULL;
+
+    for (;;) {
+        while (PQisBusy(conn)) {
+            if (!wait_socket(conn, POLLIN, deadline)) {
+                *err = "timed out waiting for the database";
+                PQclear(first);
+                return NULL;
+            }
+            if (!PQconsumeInput(conn)) {
+                *err = PQerrorMessage(conn);
+                PQclear(first);
+                return NULL;
+            }
+        }
+        res = PQgetResult(conn);
+        if (res == NULL) {
+            break;
+        }
+        if (first == NULL) {
+            first = res;
+        }
+        else {
+            PQclear(res);
+        }
+    }
+    if (first == NULL) {
+        *err = PQerrorMessage(conn);
+    }
+    return first;
+}
+
+static void close_conn(ac_pg_conn *c)
+{
+    if (c->conn) {
+        PQfinish(c->conn);
+    }
+    apr_pool_destroy(c->pool);
+}
+
+/* Take an idle connection, or open one, or wait for one to be freed;
+ * all before the deadline.  *fresh tells whether it was just opened. */
+static ac_pg_conn *acquire(ac_pg_pool *pool, apr_pool_t *p,
+                           apr_time_t deadline, int *fresh, const char **err)
+{
+    ac_pg_conn *c = NULL;
+    apr_pool_t *cp;
+    PGconn *conn;
+
+    apr_thread_mutex_lock(pool->lock);
+    for (;;) {
+        if (pool->idle) {
+            c = pool->idle;
+            pool->idle = c->next;
+            apr_thread_mutex_unlock(pool->lock);
+            *fresh = 0;
+            return c;
+        }
+        if (apr_time_now() < pool->retry_after) {
+            apr_thread_mutex_unlock(pool->lock);
+            *err = "the database was unreachable moments ago";
+            return NULL;
+        }
+        if (pool->open < pool->max) {
+            pool->open++;
+            break;
+        }
+        if (deadline <= apr_time_now()
+            || apr_thread_cond_timedwait(pool->freed, pool->lock,
+                                         deadline - apr_time_now())
+               == APR_TIMEUP) {
+            apr_thread_mutex_unlock(pool->lock);
+            *err = "every pooled connection stayed busy";
+            return NULL;
+        }
+    }
+    apr_thread_mutex_unlock(pool->lock);
+
+    conn = connect_by(pool->conninfo, deadline, err);
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        /* copy libpq's message before the connection goes away */
+        *err = apr_pstrdup(p, *err ? *err : "connection failed");
+        if (conn) {
+            PQfinish(conn);
+        }
+        apr_thread_mutex_lock(pool->lock);
+        pool->open--;
+        pool->retry_after = apr_time_now() + AC_PG_BACKOFF;
+        apr_thread_cond_signal(pool->freed);
+        apr_thread_mutex_unlock(pool->lock);
+        return NULL;
+    }
+    /* unmanaged: request threads must not create subpools of pchild */
+    apr_pool_create_unmanaged_ex(&cp, NULL, NULL);
+    c = apr_pcalloc(cp, sizeof(*c));
+    c->pool = cp;
+    c->conn = conn;
+    c->prepared = apr_hash_make(cp);
+    *fresh = 1;
+    return c;
+}
+
+/* Give a connection back, or close it when it failed. */
+static void release(ac_pg_pool *pool, ac_pg_conn *c, int healthy)
+{
+    apr_thread_mutex_lock(pool->lock);
+    if (healthy && PQstatus(c->conn) == CONNECTION_OK
+        && PQtransactionStatus(c->conn) == PQTRANS_IDLE) {
+        c->next = pool->idle;
+        pool->idle = c;
+    }
+    else {
+        close_conn(c);
+        pool->open--;
+    }
+    apr_thread_cond_signal(pool->freed);
+    apr_thread_mutex_unlock(pool->lock);
+}
+
+/* Log the start and the end of an outage once each. */
+static void note_health(ac_pg_pool *pool, server_rec *s, const char *what,
+                        int ok, const char *err)
+{
+    int was;
+
+    apr_thread_mutex_lock(pool->lock);
+    was = pool->failing;
+    pool->failing = !ok;
+    apr_thread_mutex_unlock(pool->lock);
+    if (!ok && !was) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AC_LOGNO(0201)
+                     "%s: database unavailable, answering 503 until it "
+                     "is back: %s", what, err);
+    }
+    else if (!ok) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, AC_LOGNO(0202)
+                     "%s: database still unavailable: %s", what, err);
+    }
+    else if (was) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AC_LOGNO(0203)
+                     "%s: database available again", what);
+    }
+}
+
+/* Prepare (once per connection) and run the statement on one connection.
+ * Returns the result, or NULL with *err set and *conn_ok telling whether
+ * the connection itself survived. */
+static PGresult *run_on(ac_pg_pool *pool, ac_pg_conn *c, apr_pool_t *p,
+                        apr_time_t deadline, const char *sql, int nparams,
+                        const char *const *params, const char **err,
+                        int *conn_ok)
+{
+    const char *name = apr_hash_get(c->prepared, sql, APR_HASH_KEY_STRING);
+    Oid types[16];
+    PGresult *res;
+    int i;
+
+    *conn_ok = 0;
+    if (nparams > 16) {
+        *err = "too many parameters";
+        *conn_ok = 1;
+        return NULL;
+    }
+    for (i = 0; i < nparams; i++) {
+        types[i] = AC_PG_TEXTOID;
+    }
+    if (name == NULL) {
+        apr_thread_mutex_lock(pool->lock);
+        name = apr_psprintf(c->pool, "ac_%u", pool->next_statement++);
+        apr_thread_mutex_unlock(pool->lock);
+        if (!PQsendPrepare(c->conn, name, sql, nparams, types)) {
+            *err = PQerrorMessage(c->conn);
+            return NULL;
+        }
+        res = result_by(c->conn, deadline, err);
+        if (res == NULL) {
+            return NULL;
+        }
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            *err = apr_pstrdup(p, PQresultErrorMessage(res));
+            *conn_ok = PQstatus(c->conn) == CONNECTION_OK;
+            PQclear(res);
+            return NULL;
+        }
+        PQclear(res);
+        apr_hash_set(c->prepared, apr_pstrdup(c->pool, sql),
+                     APR_HASH_KEY_STRING, name);
+    }
+    if (!PQsendQueryPrepared(c->conn, name, nparams, params, NULL, NULL, 0)) {
+        *err = PQerrorMessage(c->conn);
+        return NULL;
+    }
+    res = result_by(c->conn, deadline, err);
+    if (res == NULL) {
+        return NULL;
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK
+        && PQresultStatus(res) != PGRES_COMMAND_OK) {
+        *err = apr_pstrdup(p, PQresultErrorMessage(res));
+        *conn_ok = PQstatus(c->conn) == CONNECTION_OK;
+        PQclear(res);
+        return NULL;
+    }
+    *conn_ok = 1;
+    return res;
+}
+
+static apr_status_t clear_result(void *res)
+{
+    PQclear(res);
+    return APR_SUCCESS;
+}
+
+ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
+                         const char *what, const char *sql, int nparams,
+                         const char *const *params, PGresult **res)
+{
+    apr_time_t deadline = apr_time_now() + pool->timeout;
+    const char *err = NULL;
+    int attempt;
+
+    *res = NULL;
+    /* A pooled connection may have died with a restarted server: then try
+     * once more on a fresh one, within the same deadline. */
+    for (attempt = 0; attempt < 2; attempt++) {
+        int fresh = 0, conn_ok = 0;
+        ac_pg_conn *c = acquire(pool, p, deadline, &fresh, &err);
+
+        if (c == NULL) {
+            break;
+        }
+        *res = run_on(pool, c, p, deadline, sql, nparams, params, &err,
+                      &conn_ok);
+        if (*res == NULL) {
+            err = apr_pstrdup(p, err ? err : "unknown error");
+        }
+        release(pool, c, conn_ok);
+        if (*res != NULL) {
+            apr_pool_cleanup_register(p, *res, clear_result,
+                                      apr_pool_cleanup_null);
+            note_health(pool, s, what, 1, NULL);
+            return AC_PG_OK;
+        }
+        if (fresh || conn_ok) {
+            break;      /* a new connection failed, or the SQL did */
+        }
+    }
+    note_health(pool, s, what, 0, err ? err : "unknown error");
+    return AC_PG_UNAVAILABLE;
+}

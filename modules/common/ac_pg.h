@@ -1,0 +1,52 @@
+/* Licensed under the Apache License, Version 2.0.
+ *
+ * ac_pg.h -- a small pool of libpq connections per child process, shared
+ * by the schemes that read PostgreSQL (token, oauth2).
+ *
+ * Every call is bounded: connecting, preparing and running a statement
+ * share one deadline, enforced with non-blocking libpq and poll(), so a
+ * database that is down, frozen or unreachable costs a request at most the
+ * configured timeout, never a hang.  After a failed connection attempt the
+ * pool answers "unavailable" at once for a short back-off, so an outage does
+ * not make every request wait.  Dead connections are dropped and replaced
+ * (a restarted server is picked up again without restarting httpd), and an
+ * outage is logged once when it starts and once when it ends.
+ */
+
+#ifndef AC_PG_H
+#define AC_PG_H
+
+#include "apr_pools.h"
+#include "httpd.h"
+
+#include <libpq-fe.h>
+
+typedef struct ac_pg_pool ac_pg_pool;
+
+typedef enum {
+    AC_PG_OK = 0,       /* the statement ran: *res is its result */
+    AC_PG_UNAVAILABLE,  /* no connection, timeout, or the statement failed */
+} ac_pg_status;
+
+/* The pool of this child process for `conninfo` (a libpq keyword string
+ * or URI; multi-host strings work), created on first use in `pchild`.
+ * `timeout` bounds every call; `max` is the most connections it opens.
+ * Safe to call from any thread once ac_pg_child_init() has run. */
+ac_pg_pool *ac_pg_pool_get(const char *conninfo, apr_interval_time_t timeout,
+                           int max);
+
+/* Call from the module's child_init hook before any ac_pg_pool_get(). */
+void ac_pg_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* Run `sql` as a prepared statement (prepared once per connection) with
+ * `nparams` text parameters.  On AC_PG_OK, *res is a PGresult that is
+ * cleared with `p`.  `what` names the caller in log lines. */
+ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
+                         const char *what, const char *sql, int nparams,
+                         const char *const *params, PGresult **res);
+
+/* Check a conninfo string at configuration time; NULL if it parses, else
+ * libpq's message. */
+const char *ac_pg_check_conninfo(apr_pool_t *p, const char *conninfo);
+
+#endif /* AC_PG_H */

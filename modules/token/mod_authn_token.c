@@ -1,0 +1,879 @@
+/* Licensed under the Apache License, Version 2.0.
+ *
+ * mod_authn_token -- the `token` scheme of AuthType Chain: Django REST
+ * framework's TokenAuthentication, with keys kept as modern API keys
+ * should be.  `Authorization: Token <key>`; the key is looked up in
+ * PostgreSQL (our own table, where only its SHA-256 is stored, or the
+ * tables of DRF's authtoken or django-rest-knox), and the answer is cached
+ * across processes through socache, keyed by a hash of the key.
+ */
+
+#include "apr_lib.h"
+#include "apr_strings.h"
+#include "apr_time.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_main.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_provider.h"
+
+#include <openssl/evp.h>
+
+#include "mod_auth_chain.h"
+#include "ac_common.h"
+#include "ac_cache.h"
+#include "ac_key.h"
+#include "ac_pg.h"
+#include "ac_request.h"
+
+module AP_MODULE_DECLARE_DATA authn_token_module;
+
+#define TOKEN_MUTEX_TYPE "authn-token-cache"
+#define TOKEN_DEFAULT_KEYWORD "Token"
+#define TOKEN_DEFAULT_TIMEOUT apr_time_from_sec(2)
+#define TOKEN_DEFAULT_POOL_SIZE 8
+#define TOKEN_DEFAULT_TOUCH 60
+#define TOKEN_DEFAULT_CACHE_TTL 30
+/* how long an unknown, revoked or expired key is remembered */
+#define NEGATIVE_TTL 5
+#define RETRY_AFTER 5
+/* knox's token_key: the first 15 characters of the token */
+#define KNOX_TOKEN_KEY_LENGTH 15
+
+typedef enum {
+    SCHEMA_NATIVE = 0,
+    SCHEMA_DRF,
+    SCHEMA_KNOX,
+    SCHEMA_CUSTOM
+} token_schema;
+
+/* Every query returns these columns, in this order (the AuthTokenQuery
+ * contract, docs/mod_authn_token.md): user, id, name, scopes, expires
+ * (epoch seconds or NULL), revoked (boolean), active (boolean), and the
+ * stored secret to compare with: the SHA-256 hex of the key (native,
+ * custom), the key itself (drf), the SHA-512 hex of the key (knox).
+ * The native query adds last_used (epoch seconds or NULL). */
+static const char *const schema_sql[] = {
+    "SELECT user_name, id::text, name, scopes,"
+    " extract(epoch FROM expires)::bigint, revoked IS NOT NULL, true,"
+    " key_hash, extract(epoch FROM last_used)::bigint"
+    " FROM authchain_token WHERE key_hash = $1",
+
+    "SELECT u.username, NULL, '', '', NULL::bigint, false, u.is_active,"
+    " t.key FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id"
+    " WHERE t.key = $1",
+
+    "SELECT u.username, 'sha512:' || left(t.digest, 8), '', '',"
+    " extract(epoch FROM t.expiry)::bigint, false, u.is_active, t.digest"
+    " FROM knox_authtoken t JOIN auth_user u ON u.id = t.user_id"
+    " WHERE t.token_key = $1",
+};
+
+static const char touch_sql[] =
+    "UPDATE authchain_token SET last_used = now() WHERE id = $1::bigint"
+    " AND (last_used IS NULL"
+    " OR last_used < now() - make_interval(secs => $2::integer))";
+
+typedef struct {
+    ac_cache *cache;            /* main server only */
+    const char *cache_spec;
+    unsigned int cache_set:1;
+} token_srv_conf;
+
+typedef struct {
+    const char *db;
+    apr_interval_time_t timeout;
+    int pool_size;
+    token_schema schema;
+    const char *query;
+    const char *keyword;
+    const char *prefix;
+    int touch;
+    int cache_ttl;
+    unsigned int db_set:1;
+    unsigned int timeout_set:1;
+    unsigned int pool_size_set:1;
+    unsigned int schema_set:1;
+    unsigned int query_set:1;
+    unsigned int keyword_set:1;
+    unsigned int prefix_set:1;
+    unsigned int touch_set:1;
+    unsigned int cache_ttl_set:1;
+} token_dir_conf;
+
+/* What a key turned out to be, as cached. */
+typedef enum {
+    VERDICT_GRANTED = 0,
+    VERDICT_INVALID,
+    VERDICT_REVOKED,
+    VERDICT_EXPIRED,
+    VERDICT_INACTIVE
+} token_verdict;
+
+typedef struct {
+    token_verdict verdict;
+    apr_int64_t expires;        /* epoch seconds, 0 = never */
+    apr_int64_t touched;        /* epoch seconds of our last last_used write */
+    const char *user, *id, *name, *scopes;
+} token_record;
+
+/* A last_used write waiting for the end of the request. */
+typedef struct {
+    ac_pg_pool *pool;
+    const char *id;
+    int interval;
+} token_touch;
+
+static void *create_token_srv_config(apr_pool_t *p, server_rec *s)
+{
+    return apr_pcalloc(p, sizeof(token_srv_conf));
+}
+
+static void *create_token_dir_config(apr_pool_t *p, char *dir)
+{
+    token_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->timeout = TOKEN_DEFAULT_TIMEOUT;
+    conf->pool_size = TOKEN_DEFAULT_POOL_SIZE;
+    conf->schema = SCHEMA_NATIVE;
+    conf->keyword = TOKEN_DEFAULT_KEYWORD;
+    conf->prefix = AC_KEY_DEFAULT_PREFIX;
+    conf->touch = TOKEN_DEFAULT_TOUCH;
+    conf->cache_ttl = TOKEN_DEFAULT_CACHE_TTL;
+    return conf;
+}
+
+#define MERGE(field) \
+    conf->field = add->field##_set ? add->field : base->field; \
+    conf->field##_set = add->field##_set || base->field##_set
+
+static void *merge_token_dir_config(apr_pool_t *p, void *basev, void *addv)
+{
+    token_dir_conf *base = basev, *add = addv;
+    token_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    MERGE(db);
+    MERGE(timeout);
+    MERGE(pool_size);
+    MERGE(schema);
+    MERGE(query);
+    MERGE(keyword);
+    MERGE(prefix);
+    MERGE(touch);
+    MERGE(cache_ttl);
+    return conf;
+}
+
+/* ----------------------------------------------------------------------
+ * Directives
+ */
+
+static const char *set_db(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    token_dir_conf *conf = dconf;
+    const char *err = ac_pg_check_conninfo(cmd->temp_pool, arg);
+
+    if (err != NULL) {
+        return apr_psprintf(cmd->pool, "AuthTokenDB: not a libpq connection "
+                            "string: %s", err);
+    }
+    conf->db = arg;
+    conf->db_set = 1;
+    return NULL;
+}
+
+/* A number of seconds, possibly with a fraction ("0.5"). */
+static const char *parse_seconds(cmd_parms *cmd, const char *arg, int allow_zero,
+                                 apr_interval_time_t *out)
+{
+    char *end;
+    double v = strtod(arg, &end);
+
+    if (end == arg || *end != '\0' || v < 0 || (v == 0 && !allow_zero)
+        || v > 86400.0 * 365) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid number of "
+                            "seconds", cmd->cmd->name, arg);
+    }
+    *out = (apr_interval_time_t)(v * APR_USEC_PER_SEC);
+    return NULL;
+}
+
+static const char *set_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    token_dir_conf *conf = dconf;
+    const char *err = parse_seconds(cmd, arg, 0, &conf->timeout);
+
+    conf->timeout_set = 1;
+    return err;
+}
+
+static const char *set_int(cmd_parms *cmd, const char *arg, int min, int max,
+                           int *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+
+    if (end == arg || *end != '\0' || v < min || v > max) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be a whole number from "
+                            "%d to %d", cmd->cmd->name, arg, min, max);
+    }
+    *out = (int)v;
+    return NULL;
+}
+
+static const char *set_pool_size(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    token_dir_conf *conf = dconf;
+
+    conf->pool_size_set = 1;
+    return set_int(cmd, arg, 1, 1024, &conf->pool_size);
+}
+
+static const char *set_touch(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    token_dir_conf *conf = dconf;
+
+    conf->touch_set = 1;
+    return set_int(cmd, arg, 0, 86400 * 365, &conf->touch);
+}
+
+static const char *set_cache_ttl(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    token_dir_conf *conf = dconf;
+
+    conf->cache_ttl_set = 1;
+    return set_int(cmd, arg, 0, 86400, &conf->cache_ttl);
+}
+
+static const char *set_schema(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    token_dir_conf *conf = dconf;
+
+    if (strcasecmp(arg, "native") == 0) {
+        conf->schema = SCHEMA_NATIVE;
+    }
+    else if (strcasecmp(arg, "drf") == 0) {
+        conf->schema = SCHEMA_DRF;
+    }
+    else if (strcasecmp(arg, "knox") == 0) {
+        conf->schema = SCHEMA_KNOX;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "AuthTokenSchema must be native, drf "
+                            "or knox, not '%s'", arg);
+    }
+    conf->schema_set = 1;
+    return NULL;
+}
+
+static const char *set_query(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    token_dir_conf *conf = dconf;
+
+    if (ap_strstr_c(arg, "$1") == NULL) {
+        return "AuthTokenQuery: the query must use $1 (the SHA-256 hex of "
+               "the key)";
+    }
+    conf->query = arg;
+    conf->query_set = 1;
+    return NULL;
+}
+
+static const char *set_keyword(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    token_dir_conf *conf = dconf;
+    const char *c;
+
+    for (c = arg; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '-' && *c != '_' && *c != '.') {
+            break;
+        }
+    }
+    if (*arg == '\0' || *c != '\0') {
+        return apr_psprintf(cmd->pool, "AuthTokenKeyword: '%s' is not an "
+                            "HTTP authentication scheme name", arg);
+    }
+    conf->keyword = arg;
+    conf->keyword_set = 1;
+    return NULL;
+}
+
+static const char *set_prefix(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    token_dir_conf *conf = dconf;
+
+    if (!ac_key_valid_prefix(arg)) {
+        return apr_psprintf(cmd->pool, "AuthTokenPrefix: '%s' must be 1 to 16 "
+                            "characters of A-Z, a-z, 0-9 and _", arg);
+    }
+    conf->prefix = arg;
+    conf->prefix_set = 1;
+    return NULL;
+}
+
+static const char *set_cache(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    token_srv_conf *sconf = ap_get_module_config(cmd->server->module_config,
+                                                 &authn_token_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err != NULL) {
+        return err;
+    }
+    sconf->cache_spec = arg;
+    sconf->cache_set = 1;
+    return NULL;
+}
+
+static const command_rec token_cmds[] = {
+    AP_INIT_TAKE1("AuthTokenDB", set_db, NULL, RSRC_CONF | ACCESS_CONF,
+                  "libpq connection string of the token database"),
+    AP_INIT_TAKE1("AuthTokenDBTimeout", set_timeout, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "seconds a lookup may take, connecting included "
+                  "(default 2)"),
+    AP_INIT_TAKE1("AuthTokenDBPoolSize", set_pool_size, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "database connections per child process (default 8)"),
+    AP_INIT_TAKE1("AuthTokenSchema", set_schema, NULL, RSRC_CONF | ACCESS_CONF,
+                  "native (default), drf or knox"),
+    AP_INIT_TAKE1("AuthTokenQuery", set_query, NULL, RSRC_CONF | ACCESS_CONF,
+                  "SQL returning user, id, name, scopes, expires, revoked, "
+                  "active, key_sha256 for $1 = SHA-256 hex of the key"),
+    AP_INIT_TAKE1("AuthTokenKeyword", set_keyword, NULL, OR_AUTHCFG,
+                  "the Authorization scheme word (default Token)"),
+    AP_INIT_TAKE1("AuthTokenPrefix", set_prefix, NULL, OR_AUTHCFG,
+                  "the prefix of native keys (default act_)"),
+    AP_INIT_TAKE1("AuthTokenTouchInterval", set_touch, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "seconds between last_used writes per token (default 60, "
+                  "0 = never)"),
+    AP_INIT_TAKE1("AuthTokenCache", set_cache, NULL, RSRC_CONF,
+                  "socache provider[:args] of the cache (default shmcb)"),
+    AP_INIT_TAKE1("AuthTokenCacheTTL", set_cache_ttl, NULL, OR_AUTHCFG,
+                  "seconds a verified key is cached (default 30, 0 = off)"),
+    {NULL}
+};
+
+/* ----------------------------------------------------------------------
+ * Records: what a key is, cached by a hash of (database, query, key)
+ */
+
+static const char *query_of(const token_dir_conf *conf)
+{
+    return conf->query ? conf->query : schema_sql[conf->schema];
+}
+
+static void cache_id(const token_dir_conf *conf, const char *key,
+                     apr_size_t keylen, unsigned char id[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    const char *sql = query_of(conf);
+    unsigned int n = 32;
+
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, conf->db, strlen(conf->db) + 1);
+    EVP_DigestUpdate(ctx, sql, strlen(sql) + 1);
+    EVP_DigestUpdate(ctx, key, keylen);
+    EVP_DigestFinal_ex(ctx, id, &n);
+    EVP_MD_CTX_free(ctx);
+}
+
+/* verdict, expires, touched, then user, id, name, scopes NUL-terminated */
+static unsigned int encode_record(const token_record *rec, unsigned char *buf,
+                                  unsigned int size)
+{
+    const char *fields[4];
+    unsigned int n;
+    int i;
+
+    fields[0] = rec->user ? rec->user : "";
+    fields[1] = rec->id ? rec->id : "";
+    fields[2] = rec->name ? rec->name : "";
+    fields[3] = rec->scopes ? rec->scopes : "";
+    n = (unsigned int)apr_snprintf((char *)buf, size, "%d %" APR_INT64_T_FMT
+                                   " %" APR_INT64_T_FMT, (int)rec->verdict,
+                                   rec->expires, rec->touched) + 1;
+    for (i = 0; i < 4; i++) {
+        apr_size_t len = strlen(fields[i]) + 1;
+        if (n + len > size) {
+            return 0;           /* too large to cache: look it up again */
+        }
+        memcpy(buf + n, fields[i], len);
+        n += (unsigned int)len;
+    }
+    return n;
+}
+
+static int decode_record(apr_pool_t *p, const unsigned char *buf,
+                         unsigned int len, token_record *rec)
+{
+    const char *s = (const char *)buf, *end = s + len;
+    const char **fields[4];
+    int verdict, i;
+
+    if (len == 0 || buf[len - 1] != '\0'
+        || sscanf(s, "%d %" APR_INT64_T_FMT " %" APR_INT64_T_FMT, &verdict,
+                  &rec->expires, &rec->touched) != 3
+        || verdict < VERDICT_GRANTED || verdict > VERDICT_INACTIVE) {
+        return 0;
+    }
+    rec->verdict = (token_verdict)verdict;
+    fields[0] = &rec->user;
+    fields[1] = &rec->id;
+    fields[2] = &rec->name;
+    fields[3] = &rec->scopes;
+    s += strlen(s) + 1;
+    for (i = 0; i < 4; i++) {
+        if (s >= end) {
+            return 0;
+        }
+        *fields[i] = apr_pstrdup(p, s);
+        s += strlen(s) + 1;
+    }
+    return 1;
+}
+
+/* The secret a row must hold for the presented key, per schema. */
+static const char *expected_secret(request_rec *r, const token_dir_conf *conf,
+                                   const char *key, apr_size_t keylen,
+                                   const char *sha256hex)
+{
+    char *hex;
+
+    if (conf->query == NULL && conf->schema == SCHEMA_DRF) {
+        return key;
+    }
+    if (conf->query == NULL && conf->schema == SCHEMA_KNOX) {
+        hex = apr_palloc(r->pool, 129);
+        ac_sha512_hex(key, keylen, hex);
+        return hex;
+    }
+    return sha256hex;
+}
+
+static int is_true(const char *v)
+{
+    return v != NULL && (v[0] == 't' || v[0] == 'T' || v[0] == '1');
+}
+
+/* Ask the database what the key is.  Returns 0, or -1 when the database
+ * cannot answer. */
+static int lookup_record(request_rec *r, const token_dir_conf *conf,
+                         const char *key, apr_size_t keylen,
+                         const char *sha256hex, token_record *rec)
+{
+    const char *param;
+    const char *want = expected_secret(r, conf, key, keylen, sha256hex);
+    apr_size_t wantlen = strlen(want);
+    PGresult *res;
+    int row;
+
+    if (conf->query == NULL && conf->schema == SCHEMA_DRF) {
+        param = key;
+    }
+    else if (conf->query == NULL && conf->schema == SCHEMA_KNOX) {
+        param = apr_pstrmemdup(r->pool, key,
+                               keylen < KNOX_TOKEN_KEY_LENGTH
+                               ? keylen : KNOX_TOKEN_KEY_LENGTH);
+    }
+    else {
+        param = sha256hex;
+    }
+    if (ac_pg_query(ac_pg_pool_get(conf->db, conf->timeout, conf->pool_size),
+                    r->server, r->pool, "AuthTokenDB", query_of(conf), 1,
+                    &param, &res) != AC_PG_OK) {
+        return -1;
+    }
+    if (PQnfields(res) < 8) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0101)
+                      "token query returns %d columns, not the 8 of the "
+                      "AuthTokenQuery contract", PQnfields(res));
+        return -1;
+    }
+    memset(rec, 0, sizeof(*rec));
+    rec->verdict = VERDICT_INVALID;
+    /* several knox rows may share a token_key: the digest decides, and
+     * every candidate is compared in constant time */
+    for (row = 0; row < PQntuples(res); row++) {
+        const char *secret = PQgetvalue(res, row, 7);
+
+        if (PQgetisnull(res, row, 7) || strlen(secret) != wantlen
+            || !ac_ct_equal(secret, want, wantlen)) {
+            continue;
+        }
+        rec->user = apr_pstrdup(r->pool, PQgetvalue(res, row, 0));
+        rec->id = PQgetisnull(res, row, 1)
+                  ? NULL : apr_pstrdup(r->pool, PQgetvalue(res, row, 1));
+        rec->name = apr_pstrdup(r->pool, PQgetvalue(res, row, 2));
+        rec->scopes = apr_pstrdup(r->pool, PQgetvalue(res, row, 3));
+        rec->expires = PQgetisnull(res, row, 4)
+                       ? 0 : apr_atoi64(PQgetvalue(res, row, 4));
+        rec->touched = (PQnfields(res) > 8 && !PQgetisnull(res, row, 8))
+                       ? apr_atoi64(PQgetvalue(res, row, 8)) : 0;
+        if (is_true(PQgetvalue(res, row, 5))) {
+            rec->verdict = VERDICT_REVOKED;
+        }
+        else if (rec->expires != 0
+                 && rec->expires <= apr_time_sec(apr_time_now())) {
+            rec->verdict = VERDICT_EXPIRED;
+        }
+        else if (!is_true(PQgetvalue(res, row, 6))) {
+            rec->verdict = VERDICT_INACTIVE;
+        }
+        else {
+            rec->verdict = VERDICT_GRANTED;
+        }
+        break;
+    }
+    return 0;
+}
+
+static ac_cache *cache_of(request_rec *r)
+{
+    token_srv_conf *sconf = ap_get_module_config(
+        ap_server_conf->module_config, &authn_token_module);
+
+    return sconf->cache;
+}
+
+static void cache_record(request_rec *r, const token_dir_conf *conf,
+                         const unsigned char id[32], const token_record *rec)
+{
+    ac_cache *cache = cache_of(r);
+    unsigned char buf[2048];
+    unsigned int len;
+    apr_time_t now = apr_time_now();
+    apr_time_t expiry = now + apr_time_from_sec(conf->cache_ttl);
+
+    if (cache == NULL || conf->cache_ttl == 0
+        || (len = encode_record(rec, buf, sizeof(buf))) == 0) {
+        return;
+    }
+    if (rec->verdict != VERDICT_GRANTED) {
+        expiry = now + apr_time_from_sec(conf->cache_ttl < NEGATIVE_TTL
+                                         ? conf->cache_ttl : NEGATIVE_TTL);
+    }
+    else if (rec->expires != 0 && apr_time_from_sec(rec->expires) < expiry) {
+        expiry = apr_time_from_sec(rec->expires);  /* never past expiry */
+    }
+    ac_cache_put(cache, r->server, id, 32, expiry, buf, len, r->pool);
+}
+
+/* The record of a key: from the cache, else from the database (and then
+ * cached).  Returns 0, or -1 when the database cannot answer. */
+static int find_record(request_rec *r, const token_dir_conf *conf,
+                       const char *key, apr_size_t keylen,
+                       const char *sha256hex, unsigned char id[32],
+                       token_record *rec)
+{
+    ac_cache *cache = cache_of(r);
+
+    cache_id(conf, key, keylen, id);
+    if (cache != NULL && conf->cache_ttl > 0) {
+        unsigned char buf[2048];
+        unsigned int len = sizeof(buf);
+
+        if (ac_cache_get(cache, r->server, id, 32, buf, &len, r->pool)
+            && decode_record(r->pool, buf, len, rec)) {
+            if (rec->verdict == VERDICT_GRANTED && rec->expires != 0
+                && rec->expires <= apr_time_sec(apr_time_now())) {
+                rec->verdict = VERDICT_EXPIRED;
+            }
+            return 0;
+        }
+    }
+    if (lookup_record(r, conf, key, keylen, sha256hex, rec) != 0) {
+        return -1;
+    }
+    cache_record(r, conf, id, rec);
+    return 0;
+}
+
+/* ----------------------------------------------------------------------
+ * last_used, written after the response
+ */
+
+static request_rec *initial_request(request_rec *r)
+{
+    while (r->main || r->prev) {
+        r = r->main ? r->main : r->prev;
+    }
+    return r;
+}
+
+/* Schedule a last_used write when this process-shared record was not
+ * touched within the interval, and mark it touched so that concurrent
+ * requests do not schedule it too. */
+static void maybe_touch(request_rec *r, const token_dir_conf *conf,
+                        const unsigned char id[32], token_record *rec)
+{
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    token_touch *t;
+
+    if (conf->query != NULL || conf->schema != SCHEMA_NATIVE
+        || conf->touch == 0 || rec->id == NULL
+        || now - rec->touched < conf->touch) {
+        return;
+    }
+    rec->touched = now;
+    cache_record(r, conf, id, rec);
+    t = apr_palloc(r->pool, sizeof(*t));
+    t->pool = ac_pg_pool_get(conf->db, conf->timeout, conf->pool_size);
+    t->id = rec->id;
+    t->interval = conf->touch;
+    ap_set_module_config(initial_request(r)->request_config,
+                         &authn_token_module, t);
+}
+
+/* log_transaction: the response is out; write last_used if scheduled. */
+static int token_log_transaction(request_rec *r)
+{
+    token_touch *t = ap_get_module_config(r->request_config,
+                                          &authn_token_module);
+    const char *params[2];
+    PGresult *res;
+
+    if (t == NULL) {
+        return DECLINED;
+    }
+    params[0] = t->id;
+    params[1] = apr_itoa(r->pool, t->interval);
+    ac_pg_query(t->pool, r->server, r->pool, "AuthTokenDB (last_used)",
+                touch_sql, 2, params, &res);
+    return DECLINED;
+}
+
+/* ----------------------------------------------------------------------
+ * The scheme
+ */
+
+static const char *json_scopes(apr_pool_t *p, const char *scopes)
+{
+    apr_array_header_t *items = apr_array_make(p, 4, sizeof(const char *));
+    const char *s = scopes, *w;
+
+    while (*s && (w = ap_getword_white(p, &s)) && *w) {
+        APR_ARRAY_PUSH(items, const char *) = ac_json_string(p, w);
+    }
+    return apr_pstrcat(p, "[", apr_array_pstrcat(p, items, ','), "]", NULL);
+}
+
+static const char *json_id(apr_pool_t *p, const char *id)
+{
+    const char *c;
+
+    if (id == NULL || *id == '\0') {
+        return "null";
+    }
+    for (c = id; apr_isdigit(*c); c++) {
+    }
+    return (*c == '\0' && c - id < 16) ? id : ac_json_string(p, id);
+}
+
+static const char *json_expires(apr_pool_t *p, apr_int64_t expires)
+{
+    apr_time_exp_t tm;
+    char buf[32];
+    apr_size_t len;
+
+    if (expires == 0) {
+        return "null";
+    }
+    apr_time_exp_gmt(&tm, apr_time_from_sec(expires));
+    apr_strftime(buf, &len, sizeof(buf), "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
+    return apr_pstrdup(p, buf);
+}
+
+static auth_chain_status refuse(request_rec *r, auth_chain_result *res,
+                                const char *reason)
+{
+    res->error = "invalid_token";
+    res->reason = reason;
+    return AUTH_CHAIN_DENIED;
+}
+
+/* Whether every character is visible ASCII: DRF refuses keys it cannot
+ * decode; we refuse what cannot be part of any key. */
+static int printable_key(const char *key, apr_size_t len)
+{
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (key[i] < 0x21 || key[i] > 0x7e) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static auth_chain_status token_authenticate(request_rec *r,
+                                            auth_chain_result *res)
+{
+    token_dir_conf *conf = ap_get_module_config(r->per_dir_config,
+                                                &authn_token_module);
+    ac_auth_header h;
+    const char *key;
+    char sha256hex[65];
+    unsigned char id[32];
+    token_record rec;
+    ac_key_status kst;
+
+    ac_auth_header_split(apr_table_get(r->headers_in, "Authorization"), &h);
+    if (!ac_auth_header_is(&h, conf->keyword)) {
+        return AUTH_CHAIN_DECLINED;
+    }
+    if (h.nwords == 1) {
+        return refuse(r, res, "Invalid token header. No credentials "
+                              "provided.");
+    }
+    if (h.nwords > 2) {
+        return refuse(r, res, "Invalid token header. Token string should "
+                              "not contain spaces.");
+    }
+    if (h.credentials_len > AC_MAX_CREDENTIALS
+        || !printable_key(h.credentials, h.credentials_len)) {
+        return refuse(r, res, "Invalid token header. Token string should "
+                              "not contain invalid characters.");
+    }
+    if (conf->db == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0102)
+                      "the token scheme has no AuthTokenDB for %s", r->uri);
+        res->reason = "The token store is not configured.";
+        return AUTH_CHAIN_UNAVAILABLE;
+    }
+    key = apr_pstrmemdup(r->pool, h.credentials, h.credentials_len);
+    /* a native key with a bad prefix or checksum never reaches the
+     * database */
+    if (conf->query == NULL && conf->schema == SCHEMA_NATIVE
+        && (kst = ac_key_check(key, h.credentials_len, conf->prefix))
+           != AC_KEY_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AC_LOGNO(0103)
+                      "token: malformed key (%s), refused without a lookup",
+                      ac_key_status_str(kst));
+        return refuse(r, res, "Invalid token.");
+    }
+    ac_sha256_hex(key, h.credentials_len, sha256hex);
+
+    if (find_record(r, conf, key, h.credentials_len, sha256hex, id,
+                    &rec) != 0) {
+        res->reason = "The token store is unavailable.";
+        res->retry_after = RETRY_AFTER;
+        return AUTH_CHAIN_UNAVAILABLE;
+    }
+    if (rec.verdict != VERDICT_INVALID) {
+        res->user = rec.user;
+    }
+    switch (rec.verdict) {
+    case VERDICT_GRANTED:
+        break;
+    case VERDICT_REVOKED:
+        return refuse(r, res, "Token revoked.");
+    case VERDICT_EXPIRED:
+        return refuse(r, res, "Token expired.");
+    case VERDICT_INACTIVE:
+        return refuse(r, res, "User inactive or deleted.");
+    default:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AC_LOGNO(0104)
+                      "token: no key with SHA-256 %.8s...", sha256hex);
+        return refuse(r, res, "Invalid token.");
+    }
+    res->scopes = rec.scopes;
+    res->data = apr_pstrcat(r->pool,
+                            "{\"id\":", json_id(r->pool, rec.id),
+                            ",\"name\":", ac_json_string(r->pool, rec.name),
+                            ",\"scopes\":", json_scopes(r->pool, rec.scopes),
+                            ",\"expires\":", json_expires(r->pool, rec.expires),
+                            "}", NULL);
+    maybe_touch(r, conf, id, &rec);
+    return AUTH_CHAIN_GRANTED;
+}
+
+static const char *token_challenge(request_rec *r)
+{
+    token_dir_conf *conf = ap_get_module_config(r->per_dir_config,
+                                                &authn_token_module);
+
+    return ac_challenge(r, conf->keyword);
+}
+
+static const auth_chain_provider token_provider = {
+    "Token",
+    token_authenticate,
+    token_challenge,
+    NULL
+};
+
+/* ----------------------------------------------------------------------
+ * Hooks
+ */
+
+static int token_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp)
+{
+    ac_cache_register_mutex(pconf, TOKEN_MUTEX_TYPE);
+    return OK;
+}
+
+/* post_config: create the shared cache (AuthTokenCache, default shmcb).
+ * A missing provider stops httpd: the cache is what makes the scheme
+ * fast, and `AuthTokenCacheTTL 0` is the way to run without it. */
+static int token_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    token_srv_conf *sconf = ap_get_module_config(s->module_config,
+                                                 &authn_token_module);
+    const char *spec = sconf->cache_set ? sconf->cache_spec : "shmcb";
+    const char *err;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    err = ac_cache_create(pconf, ptemp, spec, &sconf->cache);
+    if (err != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0105)
+                     "AuthTokenCache: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (ac_cache_init(sconf->cache, TOKEN_MUTEX_TYPE, "authn_token", s,
+                      pconf) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static void token_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    token_srv_conf *sconf = ap_get_module_config(s->module_config,
+                                                 &authn_token_module);
+
+    ac_pg_child_init(pchild, s);
+    if (sconf->cache != NULL) {
+        ac_cache_child_init(sconf->cache, pchild, s);
+    }
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    ap_hook_pre_config(token_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(token_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(token_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(token_log_transaction, NULL, NULL,
+                            APR_HOOK_LAST);
+    ap_register_provider(p, AUTH_CHAIN_PROVIDER_GROUP, "token",
+                         AUTH_CHAIN_PROVIDER_VERSION, &token_provider);
+}
+
+AP_DECLARE_MODULE(authn_token) = {
+    STANDARD20_MODULE_STUFF,
+    create_token_dir_config,
+    merge_token_dir_config,
+    create_token_srv_config,
+    NULL,
+    token_cmds,
+    register_hooks
+};

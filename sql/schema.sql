@@ -1,0 +1,50 @@
+-- sql/schema.sql -- the native schema of authchain (mod_authn_token and
+-- authchain-token), PostgreSQL 10 or later.
+--
+-- `authchain-token init` runs this file in one transaction; by hand:
+--
+--     psql -v ON_ERROR_STOP=1 -1 -f schema.sql "dbname=app"
+--
+-- It is idempotent: every statement may run against a database that
+-- already holds any earlier version of the schema, and brings it to the
+-- version below.  A later version adds its changes at the end, each
+-- guarded (IF NOT EXISTS, or a DO block that tests authchain_schema), and
+-- raises the version in the last statement.
+--
+-- Keys are never stored: key_hash is the lowercase hex SHA-256 of the
+-- whole key (prefix and check digits included), and the module looks a
+-- key up with `WHERE key_hash = $1`.
+
+-- The version of this schema in the database: one row.
+CREATE TABLE IF NOT EXISTS authchain_schema (
+    version integer NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS authchain_schema_one_row
+    ON authchain_schema ((true));
+
+-- One row per API key.
+CREATE TABLE IF NOT EXISTS authchain_token (
+    id         bigserial PRIMARY KEY,
+    user_name  text NOT NULL,
+    key_hash   char(64) NOT NULL UNIQUE,
+    name       text NOT NULL DEFAULT '',
+    scopes     text NOT NULL DEFAULT '',
+    created    timestamptz NOT NULL DEFAULT now(),
+    expires    timestamptz NULL,
+    revoked    timestamptz NULL,
+    last_used  timestamptz NULL
+);
+COMMENT ON COLUMN authchain_token.key_hash IS
+    'lowercase hex SHA-256 of the whole key; the key itself is never stored';
+COMMENT ON COLUMN authchain_token.scopes IS 'space separated';
+COMMENT ON COLUMN authchain_token.expires IS 'NULL: never expires';
+COMMENT ON COLUMN authchain_token.revoked IS 'NULL: not revoked';
+
+CREATE INDEX IF NOT EXISTS authchain_token_user_name_idx
+    ON authchain_token (user_name);
+
+-- Last: record the version (authchain-token reads the highest "SET version
+-- = N" of this file as the version it installs).
+INSERT INTO authchain_schema (version)
+    SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM authchain_schema);
+UPDATE authchain_schema SET version = 1 WHERE version < 1;
