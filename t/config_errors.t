@@ -9,37 +9,24 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test;
 use Apache::TestUtil;
 use File::Temp qw(tempdir);
+use ChainTest;
 
 plan tests => 14;
 
 my $httpd = Apache::Test::vars('httpd');
-my $libexec = `apxs -q LIBEXECDIR`;
-chomp $libexec;
-my $chain = "$FindBin::Bin/../modules/chain/.libs/mod_auth_chain.so";
 my $dir = tempdir(CLEANUP => 1);
 
 sub check {
     my ($body) = @_;
     my $conf = "$dir/httpd.conf";
     open my $fh, '>', $conf or die "$conf: $!";
-    print $fh <<EOC;
-ServerRoot $dir
-ServerName localhost
-Listen 127.0.0.1:1
-PidFile $dir/httpd.pid
-ErrorLog $dir/error_log
-LoadModule mpm_prefork_module $libexec/mod_mpm_prefork.so
-LoadModule authn_core_module $libexec/mod_authn_core.so
-LoadModule authn_file_module $libexec/mod_authn_file.so
-LoadModule authz_core_module $libexec/mod_authz_core.so
-LoadModule authz_user_module $libexec/mod_authz_user.so
-LoadModule auth_chain_module $chain
-<Location /api>
-    AuthType Chain
-    AuthName "api"
-$body
-</Location>
-EOC
+    print $fh httpd_config(
+        dir => $dir, port => 1,
+        stock => [qw(mpm_prefork authn_core authn_file authz_core
+                     authz_user)],
+        ours => [[auth_chain => 'modules/chain/.libs/mod_auth_chain.so']],
+        body => "<Location /api>\n    AuthType Chain\n    AuthName \"api\"\n"
+                . "$body\n</Location>\n");
     close $fh;
     my $out = `$httpd -t -f $conf 2>&1`;
     return ($? >> 8, $out);

@@ -11,7 +11,8 @@ use Time::HiRes ();
 use Apache::Test ();
 
 our @EXPORT = qw(basic identity challenges logged_note error_log_since
-                 error_log_size psql token_cli new_key);
+                 error_log_size psql token_cli new_key httpd_config free_port
+                 start_httpd stop_httpd);
 
 # An Authorization value for HTTP Basic.
 sub basic {
@@ -72,6 +73,65 @@ sub error_log_since {
     seek $fh, $from, 0;
     local $/;
     return scalar <$fh>;
+}
+
+# A free TCP port on 127.0.0.1.
+sub free_port {
+    require IO::Socket::INET;
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, Proto => 'tcp')
+        or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# The text of a small httpd.conf of our own (outside Apache::Test's
+# server): the stock modules named in @$stock, our built modules, then
+# $body.  For configuration tests and for extra httpd nodes.
+sub httpd_config {
+    my (%o) = @_;
+    my $libexec = `apxs -q LIBEXECDIR`;
+    chomp $libexec;
+    my $top = Apache::Test::vars('serverroot') . '/..';
+    my $text = <<EOC;
+ServerRoot $o{dir}
+ServerName localhost
+Listen 127.0.0.1:$o{port}
+PidFile $o{dir}/httpd.pid
+ErrorLog $o{dir}/error_log
+LogLevel info
+DocumentRoot $o{dir}
+DefaultRuntimeDir $o{dir}
+EOC
+    for my $m (@{ $o{stock} }) {
+        $text .= "LoadModule ${m}_module $libexec/mod_$m.so\n";
+    }
+    for my $m (@{ $o{ours} || [] }) {
+        my ($name, $path) = @$m;
+        $text .= "LoadModule ${name}_module $top/$path\n";
+    }
+    return $text . $o{body};
+}
+
+# Start an httpd on the configuration file $conf; dies if it does not
+# answer on $port.
+sub start_httpd {
+    my ($conf, $port) = @_;
+    my $httpd = Apache::Test::vars('httpd');
+    system($httpd, '-f', $conf, '-k', 'start') == 0
+        or die "$httpd -f $conf did not start";
+    require IO::Socket::INET;
+    for (1 .. 50) {
+        return 1 if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        Time::HiRes::sleep(0.1);
+    }
+    die "httpd on port $port does not answer";
+}
+
+sub stop_httpd {
+    my ($conf) = @_;
+    system(Apache::Test::vars('httpd'), '-f', $conf, '-k', 'stop');
 }
 
 # Run SQL in the test database (build/check exports PGHOST and friends);

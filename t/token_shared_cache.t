@@ -1,0 +1,131 @@
+# The token cache on a shared socache (redis, memcache): two httpd nodes
+# on one database and one cache server see each other's answers, so a key
+# verified by one node is served by the other from the cache, and a
+# revocation reaches both within AuthTokenCacheTTL.
+use strict;
+use warnings FATAL => 'all';
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Apache::Test;
+use Apache::TestUtil;
+use File::Temp qw(tempdir);
+use LWP::UserAgent;
+use IO::Socket::INET;
+use Time::HiRes qw(sleep);
+use ChainTest;
+
+plan tests => 2 * 6;
+
+my $ua = LWP::UserAgent->new(timeout => 10);
+my $dir = tempdir(CLEANUP => 1);
+my $db = "host=$ENV{AUTHCHAIN_PGHOST} port=$ENV{AUTHCHAIN_PGPORT} "
+       . "dbname=$ENV{AUTHCHAIN_PGDATABASE} user=$ENV{AUTHCHAIN_PGUSER}";
+
+sub status_of {
+    my ($port, $key) = @_;
+    return $ua->get("http://127.0.0.1:$port/api/",
+                    Authorization => "Token $key")->code;
+}
+
+# Start a cache server on a free port; returns its pid and port.
+sub start_cache_server {
+    my ($kind) = @_;
+    my $port = free_port();
+    my @cmd = $kind eq 'redis'
+        ? ('redis-server', '--port', $port, '--bind', '127.0.0.1',
+           '--save', '', '--appendonly', 'no')
+        : ('memcached', '-l', '127.0.0.1', '-p', $port, '-U', '0');
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', "$dir/$kind.log";
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or die "exec $cmd[0]: $!";
+    }
+    require IO::Socket::INET;
+    for (1 .. 50) {
+        return ($pid, $port)
+            if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        sleep 0.1;
+    }
+    die "$kind did not start on port $port";
+}
+
+# How many entries the cache server holds (redis DBSIZE, memcached
+# curr_items), asked over its text protocol.
+sub cache_items {
+    my ($kind, $port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or return -1;
+    if ($kind eq 'redis') {
+        print $s "DBSIZE\r\n";
+        my $line = <$s> // '';
+        return $line =~ /^:(\d+)/ ? $1 : -1;
+    }
+    print $s "stats\r\n";
+    while (my $line = <$s>) {
+        return $1 if $line =~ /^STAT curr_items (\d+)/;
+        last if $line =~ /^END/;
+    }
+    return -1;
+}
+
+for my $kind (qw(redis memcache)) {
+    my ($cache_pid, $cache_port) = start_cache_server($kind);
+    my @nodes;
+    for my $n (1, 2) {
+        my $ndir = "$dir/$kind$n";
+        mkdir $ndir;
+        mkdir "$ndir/api";
+        open my $fh, '>', "$ndir/api/index.html" or die;
+        print $fh "ok\n";
+        close $fh;
+        my $port = free_port();
+        my $conf = "$ndir/httpd.conf";
+        open $fh, '>', $conf or die "$conf: $!";
+        print $fh httpd_config(
+            dir => $ndir, port => $port,
+            stock => [qw(mpm_event authn_core authz_core authz_user dir),
+                      "socache_$kind"],
+            ours => [[auth_chain => 'modules/chain/.libs/mod_auth_chain.so'],
+                     [authn_token => 'modules/token/.libs/mod_authn_token.so']],
+            body => <<EOC);
+DirectoryIndex index.html
+AuthTokenDB "$db"
+AuthTokenCache $kind:127.0.0.1:$cache_port
+<Location /api>
+    AuthType Chain
+    AuthName "api"
+    AuthChain token
+    AuthTokenCacheTTL 30
+    Require valid-user
+</Location>
+EOC
+        close $fh;
+        start_httpd($conf, $port);
+        push @nodes, [$conf, $port];
+    }
+    my ($a, $b) = map { $_->[1] } @nodes;
+
+    my $key = new_key("shared$kind");
+    ok t_cmp(status_of($a, $key), 200, "$kind: node 1 verifies a new key");
+    token_cli('revoke', '--user', "shared$kind");
+    ok t_cmp(status_of($b, $key), 200,
+             "$kind: node 2 serves node 1's verdict from the shared cache "
+             . "(the database already says revoked)");
+    ok t_cmp(status_of($a, $key), 200,
+             "$kind: within the TTL both nodes keep the cached verdict");
+
+    my $other = new_key("sharedb$kind");
+    token_cli('revoke', '--user', "sharedb$kind");
+    ok t_cmp(status_of($b, $other), 401,
+             "$kind: a key revoked before its first use is refused");
+    my $fresh = new_key("sharedc$kind");
+    ok t_cmp([status_of($b, $fresh), status_of($a, $fresh)], [200, 200],
+             "$kind: a key verified by node 2 works on node 1");
+    ok t_cmp(cache_items($kind, $cache_port) >= 3, 1,
+             "$kind: the verdicts are stored in the $kind server");
+
+    stop_httpd($_->[0]) for @nodes;
+    kill 'TERM', $cache_pid;
+    waitpid $cache_pid, 0;
+}
