@@ -137,6 +137,92 @@ int ac_base64_decode(apr_pool_t *p, const char *in, apr_size_t len,
     return 0;
 }
 
+static int b64url_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == '-') {
+        return 62;
+    }
+    if (c == '_') {
+        return 63;
+    }
+    return -1;
+}
+
+int ac_b64url_decode(apr_pool_t *p, const char *in, apr_size_t len,
+                     char **out, apr_size_t *outlen)
+{
+    apr_size_t i, n = 0, rest = len % 4;
+    unsigned char *buf;
+    unsigned long bits = 0;
+    int nbits = 0;
+
+    if (rest == 1) {
+        return -1;              /* 6 bits cannot make a byte */
+    }
+    buf = apr_palloc(p, len / 4 * 3 + rest + 1);
+    for (i = 0; i < len; i++) {
+        int v = b64url_value((unsigned char)in[i]);
+
+        if (v < 0) {
+            return -1;
+        }
+        bits = ((bits << 6) | (unsigned long)v) & 0xffffff;
+        nbits += 6;
+        if (nbits >= 8) {
+            nbits -= 8;
+            buf[n++] = (unsigned char)(bits >> nbits);
+        }
+    }
+    /* The 2 or 4 bits left over must be zero, or two encodings would
+     * decode to the same bytes (RFC 4648 section 3.5). */
+    if (bits & ((1UL << nbits) - 1)) {
+        return -1;
+    }
+    buf[n] = '\0';
+    *out = (char *)buf;
+    *outlen = n;
+    return 0;
+}
+
+const char *ac_b64url_encode(apr_pool_t *p, const void *in, apr_size_t len)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const unsigned char *s = in;
+    char *buf = apr_palloc(p, (len + 2) / 3 * 4 + 1);
+    apr_size_t i, n = 0;
+
+    for (i = 0; i + 2 < len; i += 3) {
+        unsigned long v = ((unsigned long)s[i] << 16) | (s[i + 1] << 8)
+                          | s[i + 2];
+
+        buf[n++] = alphabet[(v >> 18) & 0x3f];
+        buf[n++] = alphabet[(v >> 12) & 0x3f];
+        buf[n++] = alphabet[(v >> 6) & 0x3f];
+        buf[n++] = alphabet[v & 0x3f];
+    }
+    if (len - i == 1) {
+        buf[n++] = alphabet[s[i] >> 2];
+        buf[n++] = alphabet[(s[i] & 0x03) << 4];
+    }
+    else if (len - i == 2) {
+        buf[n++] = alphabet[s[i] >> 2];
+        buf[n++] = alphabet[((s[i] & 0x03) << 4) | (s[i + 1] >> 4)];
+        buf[n++] = alphabet[(s[i + 1] & 0x0f) << 2];
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 const char *ac_json_string(apr_pool_t *p, const char *s)
 {
     static const char hex[] = "0123456789abcdef";

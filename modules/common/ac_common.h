@@ -48,6 +48,17 @@ int ac_auth_header_is(const ac_auth_header *h, const char *name);
 int ac_base64_decode(apr_pool_t *p, const char *in, apr_size_t len,
                      char **out, apr_size_t *outlen);
 
+/* Strict base64url (RFC 4648 section 5) without padding, as JOSE writes it
+ * (RFC 7515 section 2): only [A-Za-z0-9_-], no '=', no whitespace, zero
+ * unused bits in the last character, and never a length of 4n+1.  The
+ * empty string decodes to zero bytes.  On success returns 0 and a
+ * NUL-terminated copy in *out (length *outlen); -1 otherwise. */
+int ac_b64url_decode(apr_pool_t *p, const char *in, apr_size_t len,
+                     char **out, apr_size_t *outlen);
+
+/* The `len` bytes at `in` in unpadded base64url, NUL-terminated. */
+const char *ac_b64url_encode(apr_pool_t *p, const void *in, apr_size_t len);
+
 /* `s` as a JSON string literal, quotes included (RFC 8259 section 7). */
 const char *ac_json_string(apr_pool_t *p, const char *s);
 

@@ -12,7 +12,8 @@ use Apache::Test ();
 
 our @EXPORT = qw(basic identity challenges logged_note error_log_since
                  error_log_size psql token_cli new_key httpd_config free_port
-                 start_httpd stop_httpd);
+                 start_httpd stop_httpd
+                 browser url_of form_login cookie_value set_cookie_of);
 
 # An Authorization value for HTTP Basic.
 sub basic {
@@ -163,6 +164,49 @@ sub new_key {
     die "authchain-token create @_ failed ($rc): $err" if $rc != 0;
     chomp $out;
     return $out;
+}
+
+# --- browsers (the session scheme) ----------------------------------------
+
+# A browser: an LWP user agent with its own cookie jar, which follows no
+# redirect (the tests look at each response).
+sub browser {
+    require LWP::UserAgent;
+    require HTTP::Cookies;
+    return LWP::UserAgent->new(cookie_jar => HTTP::Cookies->new,
+                               max_redirect => 0, timeout => 10);
+}
+
+# The absolute URL of $path on the test server, or on its virtual host
+# $vhost (a <VirtualHost NAME> of t/conf/extra.conf.in).
+sub url_of {
+    my ($path, $vhost) = @_;
+    require Apache::TestRequest;
+    local $Apache::TestRequest::Module = $vhost if defined $vhost;
+    return 'http://' . Apache::TestRequest::hostport() . $path;
+}
+
+# Log in through the mod_auth_form login handler at $url (its form field
+# names); returns the response.
+sub form_login {
+    my ($ua, $url, $user, $pw) = @_;
+    return $ua->post($url, { httpd_username => $user,
+                             httpd_password => $pw });
+}
+
+# The value of the cookie $name in the browser's jar (any path), or undef.
+sub cookie_value {
+    my ($ua, $name) = @_;
+    my $value;
+    $ua->cookie_jar->scan(sub { $value = $_[2] if $_[1] eq $name });
+    return $value;
+}
+
+# The Set-Cookie header of a response that sets the cookie $name, or undef.
+sub set_cookie_of {
+    my ($res, $name) = @_;
+    my ($line) = grep { /^\Q$name\E=/ } $res->header('Set-Cookie');
+    return $line;
 }
 
 1;
