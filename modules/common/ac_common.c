@@ -66,7 +66,9 @@ int ac_auth_header_is(const ac_auth_header *h, const char *name)
            && strncasecmp(h->scheme, name, h->scheme_len) == 0;
 }
 
-static int b64_value(unsigned char c)
+/* The value of a base64 digit; `c62` and `c63` are the alphabet's last
+ * two characters ("+/" for base64, "-_" for base64url).  -1 otherwise. */
+static int b64_digit(unsigned char c, unsigned char c62, unsigned char c63)
 {
     if (c >= 'A' && c <= 'Z') {
         return c - 'A';
@@ -77,13 +79,18 @@ static int b64_value(unsigned char c)
     if (c >= '0' && c <= '9') {
         return c - '0' + 52;
     }
-    if (c == '+') {
+    if (c == c62) {
         return 62;
     }
-    if (c == '/') {
+    if (c == c63) {
         return 63;
     }
     return -1;
+}
+
+static int b64_value(unsigned char c)
+{
+    return b64_digit(c, '+', '/');
 }
 
 int ac_base64_decode(apr_pool_t *p, const char *in, apr_size_t len,
@@ -139,22 +146,7 @@ int ac_base64_decode(apr_pool_t *p, const char *in, apr_size_t len,
 
 static int b64url_value(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '-') {
-        return 62;
-    }
-    if (c == '_') {
-        return 63;
-    }
-    return -1;
+    return b64_digit(c, '-', '_');
 }
 
 int ac_b64url_decode(apr_pool_t *p, const char *in, apr_size_t len,
@@ -332,4 +324,19 @@ int ac_scopes_intersect(const char *have, const char *want)
         }
     }
     return 0;
+}
+
+int ac_is_http_token(const char *s)
+{
+    const char *c;
+
+    if (s == NULL || *s == '\0') {
+        return 0;
+    }
+    for (c = s; *c; c++) {
+        if (!apr_isalnum(*c) && strchr("!#$%&'*+-.^_`|~", *c) == NULL) {
+            return 0;
+        }
+    }
+    return 1;
 }

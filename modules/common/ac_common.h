@@ -71,4 +71,8 @@ const char *ac_http_quote(apr_pool_t *p, const char *s);
  * space-separated list `want`. */
 int ac_scopes_intersect(const char *have, const char *want);
 
+/* Whether `s` is a non-empty HTTP token (RFC 9110 section 5.6.2), as
+ * header names, cookie names and authentication scheme names are. */
+int ac_is_http_token(const char *s);
+
 #endif /* AC_COMMON_H */

@@ -135,23 +135,6 @@ static void *merge_session_dir_config(apr_pool_t *p, void *basev, void *addv)
  * Directives
  */
 
-/* An HTTP token (RFC 9110 section 5.6.2): header names, cookie names and
- * authentication scheme names are all tokens. */
-static int is_token(const char *s)
-{
-    const char *c;
-
-    if (s == NULL || *s == '\0') {
-        return 0;
-    }
-    for (c = s; *c; c++) {
-        if (!apr_isalnum(*c) && strchr("!#$%&'*+-.^_`|~", *c) == NULL) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static const char *set_user_key(cmd_parms *cmd, void *dconf, const char *arg)
 {
     session_dir_conf_t *conf = dconf;
@@ -169,7 +152,7 @@ static const char *set_csrf_cookie(cmd_parms *cmd, void *dconf,
 {
     session_dir_conf_t *conf = dconf;
 
-    if (!is_token(arg)) {
+    if (!ac_is_http_token(arg)) {
         return apr_psprintf(cmd->pool, "AuthSessionCSRFCookie: '%s' is not "
                             "a cookie name", arg);
     }
@@ -183,7 +166,7 @@ static const char *set_csrf_header(cmd_parms *cmd, void *dconf,
 {
     session_dir_conf_t *conf = dconf;
 
-    if (!is_token(arg)) {
+    if (!ac_is_http_token(arg)) {
         return apr_psprintf(cmd->pool, "AuthSessionCSRFHeader: '%s' is not "
                             "an HTTP header name", arg);
     }
@@ -199,7 +182,7 @@ static const char *set_challenge(cmd_parms *cmd, void *dconf, const char *arg)
     if (strcasecmp(arg, "None") == 0) {
         conf->challenge = NULL;
     }
-    else if (is_token(arg)) {
+    else if (ac_is_http_token(arg)) {
         conf->challenge = arg;
     }
     else {

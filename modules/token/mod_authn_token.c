@@ -286,14 +286,8 @@ static const char *set_query(cmd_parms *cmd, void *dconf, const char *arg)
 static const char *set_keyword(cmd_parms *cmd, void *dconf, const char *arg)
 {
     token_dir_conf *conf = dconf;
-    const char *c;
 
-    for (c = arg; *c; c++) {
-        if (!apr_isalnum(*c) && *c != '-' && *c != '_' && *c != '.') {
-            break;
-        }
-    }
-    if (*arg == '\0' || *c != '\0') {
+    if (!ac_is_http_token(arg)) {
         return apr_psprintf(cmd->pool, "AuthTokenKeyword: '%s' is not an "
                             "HTTP authentication scheme name", arg);
     }

@@ -127,6 +127,13 @@ static void test_scopes_and_compare(void)
     ok(!ac_ct_equal("secret", "secreT", 6), "last byte differs");
     ok(!ac_ct_equal("Secret", "secret", 6), "first byte differs");
     ok(ac_ct_equal("", "", 0), "empty buffers compare equal");
+
+    ok(ac_is_http_token("X-CSRFToken") && ac_is_http_token("Bearer"),
+       "header and scheme names are HTTP tokens");
+    ok(!ac_is_http_token("To ken") && !ac_is_http_token("a\"b"),
+       "spaces and quotes are not token characters");
+    ok(!ac_is_http_token("") && !ac_is_http_token(NULL),
+       "an empty name is not a token");
 }
 
 int main(void)
@@ -135,7 +142,7 @@ int main(void)
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    tap_plan(13 + 15 + 7 + 12);
+    tap_plan(13 + 15 + 7 + 15);
     test_split();
     test_base64(p);
     test_encoders(p);
