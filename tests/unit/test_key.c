@@ -103,8 +103,10 @@ static void test_generate(apr_pool_t *p)
        "a key with a custom prefix fails the default prefix");
     ok(ac_key_generate(p, "bad-prefix", &k4) == -1 && k4 == NULL,
        "an invalid prefix generates nothing");
+    /* The body is random: "PP" may match its first character 1 time in 62,
+     * and then the length is what fails, so only "not OK" is certain. */
     ok(ac_key_generate(p, "P", &k4) == 0 && check(k4, "P") == AC_KEY_OK
-       && check(k4, "PP") == AC_KEY_BAD_PREFIX,
+       && check(k4, "Q") == AC_KEY_BAD_PREFIX && check(k4, "PP") != AC_KEY_OK,
        "a one-character prefix works and is compared exactly");
 
     ac_sha256_hex(k1, strlen(k1), hex);
