@@ -8,10 +8,10 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test;
 use Apache::TestRequest;
 use Apache::TestUtil;
-use Time::HiRes qw(sleep);
+use Time::HiRes qw(sleep time);
 use ChainTest;
 
-plan tests => 31;
+plan tests => 33;
 
 sub refused_with {
     my ($url, $auth, $reason, $name) = @_;
@@ -129,6 +129,23 @@ ok t_cmp($res->code, 200, 'within the TTL the cached answer stands');
 sleep 2.5;
 refused_with('/token/cached/env', "Token $cached", 'Token revoked.',
              'after the TTL the revocation is seen');
+
+# rewriting a cached record to mark last_used does not extend its life:
+# used every 0.3 s with a touch interval of 1 s, a key revoked at once is
+# refused once the TTL (3 s) has passed
+my $touchy = new_key('toktouchy');
+$res = GET '/token/cachedtouch/env', Authorization => "Token $touchy";
+ok t_cmp($res->code, 200, 'a key is granted and cached (TTL 3 s, touch 1 s)');
+token_cli('revoke', '--user', 'toktouchy');
+my $refused_after;
+my $t0 = time;
+for (1 .. 30) {
+    $res = GET '/token/cachedtouch/env', Authorization => "Token $touchy";
+    if ($res->code == 401) { $refused_after = time - $t0; last }
+    select undef, undef, undef, 0.3;
+}
+ok t_cmp(defined $refused_after && $refused_after <= 5 ? 'refused' : 'still granted',
+         'refused', 'a revoked key is refused within the TTL though touched');
 
 # a cached grant never outlives the key's expiry, whatever the TTL
 my $short = new_key('tokshort', '--expires', '2s');

@@ -1,6 +1,7 @@
 /* Licensed under the Apache License, Version 2.0. */
 
 #include "apr_strings.h"
+#include "apr_thread_mutex.h"
 
 #include "httpd.h"
 #include "http_log.h"
@@ -76,10 +77,91 @@ apr_status_t ac_cache_init(ac_cache *c, const char *mutex_type,
     return APR_SUCCESS;
 }
 
+/* One answer of the front.  Each slot has its own lock: a hit holds it
+ * for one copy of at most AC_CACHE_FRONT_DATA bytes. */
+typedef struct {
+    apr_thread_mutex_t *lock;
+    apr_time_t expiry;                  /* 0: empty */
+    unsigned int idlen, len;
+    unsigned char id[AC_CACHE_MAX_ID];
+    unsigned char data[AC_CACHE_FRONT_DATA];
+} front_slot;
+
+struct ac_cache_front {
+    front_slot slots[AC_CACHE_FRONT_SLOTS];
+};
+
+static front_slot *front_slot_of(ac_cache *c, const unsigned char *id,
+                                 unsigned int idlen)
+{
+    unsigned int h = 0, i;
+
+    if (c->front == NULL || idlen == 0 || idlen > AC_CACHE_MAX_ID) {
+        return NULL;
+    }
+    for (i = 0; i < idlen && i < 4; i++) {
+        h = (h << 8) | id[i];
+    }
+    return &c->front->slots[h % AC_CACHE_FRONT_SLOTS];
+}
+
+static int front_get(ac_cache *c, const unsigned char *id, unsigned int idlen,
+                     unsigned char *buf, unsigned int *len)
+{
+    front_slot *f = front_slot_of(c, id, idlen);
+    int hit = 0;
+
+    if (f == NULL) {
+        return 0;
+    }
+    apr_thread_mutex_lock(f->lock);
+    if (f->expiry > apr_time_now() && f->idlen == idlen
+        && memcmp(f->id, id, idlen) == 0 && f->len <= *len) {
+        memcpy(buf, f->data, f->len);
+        *len = f->len;
+        hit = 1;
+    }
+    apr_thread_mutex_unlock(f->lock);
+    return hit;
+}
+
+static void front_put(ac_cache *c, const unsigned char *id, unsigned int idlen,
+                      apr_time_t expiry, const unsigned char *data,
+                      unsigned int len)
+{
+    front_slot *f = front_slot_of(c, id, idlen);
+
+    if (f == NULL) {
+        return;
+    }
+    apr_thread_mutex_lock(f->lock);
+    if (len <= AC_CACHE_FRONT_DATA) {
+        memcpy(f->id, id, idlen);
+        f->idlen = idlen;
+        memcpy(f->data, data, len);
+        f->len = len;
+        f->expiry = expiry;
+    }
+    else if (f->idlen == idlen && memcmp(f->id, id, idlen) == 0) {
+        f->expiry = 0;          /* never keep an older answer for this id */
+    }
+    apr_thread_mutex_unlock(f->lock);
+}
+
 void ac_cache_child_init(ac_cache *c, apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
+    int i;
 
+    c->front = apr_pcalloc(pchild, sizeof(*c->front));
+    for (i = 0; i < AC_CACHE_FRONT_SLOTS; i++) {
+        if (apr_thread_mutex_create(&c->front->slots[i].lock,
+                                    APR_THREAD_MUTEX_DEFAULT, pchild)
+            != APR_SUCCESS) {
+            c->front = NULL;    /* no front: every lookup asks the cache */
+            break;
+        }
+    }
     if (c->mutex == NULL) {
         return;
     }
@@ -92,35 +174,65 @@ void ac_cache_child_init(ac_cache *c, apr_pool_t *pchild, server_rec *s)
     }
 }
 
+#define ENVELOPE 8
+
 int ac_cache_get(ac_cache *c, server_rec *s, const unsigned char *id,
                  unsigned int idlen, unsigned char *buf, unsigned int *len,
                  apr_pool_t *p)
 {
+    unsigned int n = *len + ENVELOPE;
+    unsigned char *raw;
+    apr_uint64_t expiry = 0;
     apr_status_t rv;
+    int i;
 
+    if (front_get(c, id, idlen, buf, len)) {
+        return 1;
+    }
+    raw = apr_palloc(p, n);
     /* shmcb is not safe across processes even for reads (its retrieve
      * expires entries and moves its indexes) */
     if (c->mutex && apr_global_mutex_lock(c->mutex) != APR_SUCCESS) {
         return 0;
     }
-    rv = c->provider->retrieve(c->instance, s, id, idlen, buf, len, p);
+    rv = c->provider->retrieve(c->instance, s, id, idlen, raw, &n, p);
     if (c->mutex) {
         apr_global_mutex_unlock(c->mutex);
     }
-    return rv == APR_SUCCESS;
+    if (rv != APR_SUCCESS || n < ENVELOPE) {
+        return 0;
+    }
+    for (i = 0; i < ENVELOPE; i++) {
+        expiry = (expiry << 8) | raw[i];
+    }
+    if ((apr_time_t)expiry <= apr_time_now()) {
+        return 0;
+    }
+    *len = n - ENVELOPE;
+    memcpy(buf, raw + ENVELOPE, *len);
+    front_put(c, id, idlen, (apr_time_t)expiry, buf, *len);
+    return 1;
 }
 
 void ac_cache_put(ac_cache *c, server_rec *s, const unsigned char *id,
                   unsigned int idlen, apr_time_t expiry,
                   const unsigned char *data, unsigned int len, apr_pool_t *p)
 {
+    unsigned char *raw = apr_palloc(p, len + ENVELOPE);
+    apr_uint64_t e = (apr_uint64_t)expiry;
     apr_status_t rv;
+    int i;
 
+    for (i = ENVELOPE - 1; i >= 0; i--, e >>= 8) {
+        raw[i] = (unsigned char)(e & 0xff);
+    }
+    memcpy(raw + ENVELOPE, data, len);
+    front_put(c, id, idlen, expiry, data, len);
     if (c->mutex && apr_global_mutex_lock(c->mutex) != APR_SUCCESS) {
         return;
     }
-    rv = c->provider->store(c->instance, s, id, idlen, expiry,
-                            (unsigned char *)data, len, p);
+    rv = c->provider->store(c->instance, s, id, idlen, expiry, raw,
+                            len + ENVELOPE, p);
     if (c->mutex) {
         apr_global_mutex_unlock(c->mutex);
     }

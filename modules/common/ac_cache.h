@@ -5,6 +5,13 @@
  * Keys are hashes of credentials, never credentials.  Providers that are
  * not safe across processes (shmcb) are used under a global mutex, for
  * retrieve as well as store.
+ *
+ * In front of the shared cache each process keeps the answers it used last
+ * (AC_CACHE_FRONT_SLOTS of them, direct-mapped by the id, which is a hash)
+ * until the very expiry the shared entry has, so that a hit takes no
+ * global lock; the staleness bound of a cached answer stays the one its
+ * owner chose.  The shared entries carry their expiry in front of the data
+ * (8 bytes, big-endian microseconds) for this.
  */
 
 #ifndef AC_CACHE_H
@@ -15,6 +22,12 @@
 #include "http_config.h"
 #include "ap_socache.h"
 
+#define AC_CACHE_FRONT_SLOTS 256
+#define AC_CACHE_FRONT_DATA  1024   /* larger answers skip the front */
+#define AC_CACHE_MAX_ID      64
+
+typedef struct ac_cache_front ac_cache_front;
+
 typedef struct {
     const char *spec;                   /* "shmcb:args", for messages */
     const ap_socache_provider_t *provider;
@@ -22,6 +35,7 @@ typedef struct {
     apr_global_mutex_t *mutex;          /* NULL when the provider is MP-safe */
     const char *mutex_type;
     server_rec *server;
+    ac_cache_front *front;              /* this process's, from child_init */
 } ac_cache;
 
 /* pre_config: register the mutex type (e.g. "authn-token-cache") so that
@@ -37,7 +51,7 @@ const char *ac_cache_create(apr_pool_t *p, apr_pool_t *ptemp,
 apr_status_t ac_cache_init(ac_cache *c, const char *mutex_type,
                            const char *ns, server_rec *s, apr_pool_t *pconf);
 
-/* child_init: reattach the global mutex. */
+/* child_init: reattach the global mutex, make this process's front. */
 void ac_cache_child_init(ac_cache *c, apr_pool_t *pchild, server_rec *s);
 
 /* Look `id` up; on a hit copies at most *len bytes into buf, sets *len and

@@ -118,6 +118,7 @@ typedef struct {
     token_verdict verdict;
     apr_int64_t expires;        /* epoch seconds, 0 = never */
     apr_int64_t touched;        /* epoch seconds of our last last_used write */
+    apr_int64_t loaded;         /* epoch seconds it was read from the database */
     const char *user, *id, *name, *scopes;
 } token_record;
 
@@ -377,7 +378,8 @@ static void cache_id(const token_dir_conf *conf, const char *key,
     EVP_MD_CTX_free(ctx);
 }
 
-/* verdict, expires, touched, then user, id, name, scopes NUL-terminated */
+/* verdict, expires, touched, loaded, then user, id, name, scopes
+ * NUL-terminated */
 static unsigned int encode_record(const token_record *rec, unsigned char *buf,
                                   unsigned int size)
 {
@@ -390,8 +392,9 @@ static unsigned int encode_record(const token_record *rec, unsigned char *buf,
     fields[2] = rec->name ? rec->name : "";
     fields[3] = rec->scopes ? rec->scopes : "";
     n = (unsigned int)apr_snprintf((char *)buf, size, "%d %" APR_INT64_T_FMT
-                                   " %" APR_INT64_T_FMT, (int)rec->verdict,
-                                   rec->expires, rec->touched) + 1;
+                                   " %" APR_INT64_T_FMT " %" APR_INT64_T_FMT,
+                                   (int)rec->verdict, rec->expires,
+                                   rec->touched, rec->loaded) + 1;
     for (i = 0; i < 4; i++) {
         apr_size_t len = strlen(fields[i]) + 1;
         if (n + len > size) {
@@ -411,8 +414,9 @@ static int decode_record(apr_pool_t *p, const unsigned char *buf,
     int verdict, i;
 
     if (len == 0 || buf[len - 1] != '\0'
-        || sscanf(s, "%d %" APR_INT64_T_FMT " %" APR_INT64_T_FMT, &verdict,
-                  &rec->expires, &rec->touched) != 3
+        || sscanf(s, "%d %" APR_INT64_T_FMT " %" APR_INT64_T_FMT
+                  " %" APR_INT64_T_FMT, &verdict, &rec->expires,
+                  &rec->touched, &rec->loaded) != 4
         || verdict < VERDICT_GRANTED || verdict > VERDICT_INACTIVE) {
         return 0;
     }
@@ -541,19 +545,25 @@ static void cache_record(request_rec *r, const token_dir_conf *conf,
     ac_cache *cache = cache_of(r);
     unsigned char buf[2048];
     unsigned int len;
-    apr_time_t now = apr_time_now();
-    apr_time_t expiry = now + apr_time_from_sec(conf->cache_ttl);
+    /* The lifetime counts from the database read, not from this store:
+     * rewriting a record (its last_used mark) must not extend it, or a
+     * revoked key touched often enough would stay cached for ever. */
+    apr_time_t now = apr_time_now(), loaded = apr_time_from_sec(rec->loaded);
+    apr_time_t expiry = loaded + apr_time_from_sec(conf->cache_ttl);
 
     if (cache == NULL || conf->cache_ttl == 0
         || (len = encode_record(rec, buf, sizeof(buf))) == 0) {
         return;
     }
     if (rec->verdict != VERDICT_GRANTED) {
-        expiry = now + apr_time_from_sec(conf->cache_ttl < NEGATIVE_TTL
-                                         ? conf->cache_ttl : NEGATIVE_TTL);
+        expiry = loaded + apr_time_from_sec(conf->cache_ttl < NEGATIVE_TTL
+                                            ? conf->cache_ttl : NEGATIVE_TTL);
     }
     else if (rec->expires != 0 && apr_time_from_sec(rec->expires) < expiry) {
         expiry = apr_time_from_sec(rec->expires);  /* never past expiry */
+    }
+    if (expiry <= now) {
+        return;
     }
     ac_cache_put(cache, r->server, id, 32, expiry, buf, len, r->pool);
 }
@@ -584,6 +594,7 @@ static int find_record(request_rec *r, const token_dir_conf *conf,
     if (lookup_record(r, conf, key, keylen, sha256hex, rec) != 0) {
         return -1;
     }
+    rec->loaded = apr_time_sec(apr_time_now());
     cache_record(r, conf, id, rec);
     return 0;
 }
