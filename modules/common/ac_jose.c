@@ -1318,10 +1318,22 @@ ac_jose_status ac_jose_claim_string(const json_t *claims, const char *name,
 
 /* An optional numeric claim: AC_JOSE_OK with *present set, or the type
  * error. */
-static ac_jose_status optional_number(const json_t *claims, const char *name,
-                                      double *out, int *present)
+/* A NumericDate for the time checks: a number within +-2^53 seconds. */
+static ac_jose_status time_number(const json_t *claims, const char *name,
+                                  double *out)
 {
     ac_jose_status rc = ac_jose_claim_number(claims, name, out);
+
+    if (rc == AC_JOSE_OK && !(*out > -TIME_LIMIT && *out < TIME_LIMIT)) {
+        return AC_JOSE_ERR_CLAIM_INVALID;
+    }
+    return rc;
+}
+
+static ac_jose_status optional_time(const json_t *claims, const char *name,
+                                    double *out, int *present)
+{
+    ac_jose_status rc = time_number(claims, name, out);
 
     *present = rc == AC_JOSE_OK;
     return rc == AC_JOSE_ERR_CLAIM_MISSING ? AC_JOSE_OK : rc;
@@ -1334,9 +1346,9 @@ ac_jose_status ac_jose_check_times(const json_t *claims, apr_int64_t now,
     int has_nbf, has_iat;
     ac_jose_status rc;
 
-    if ((rc = ac_jose_claim_number(claims, "exp", &exp)) != AC_JOSE_OK
-        || (rc = optional_number(claims, "nbf", &nbf, &has_nbf)) != AC_JOSE_OK
-        || (rc = optional_number(claims, "iat", &iat, &has_iat))
+    if ((rc = time_number(claims, "exp", &exp)) != AC_JOSE_OK
+        || (rc = optional_time(claims, "nbf", &nbf, &has_nbf)) != AC_JOSE_OK
+        || (rc = optional_time(claims, "iat", &iat, &has_iat))
            != AC_JOSE_OK) {
         return rc;
     }

@@ -312,7 +312,8 @@ ac_jose_status ac_jose_claim_string(const json_t *claims, const char *name,
  * and the token is AC_JOSE_ERR_EXPIRED when now >= exp + leeway; nbf and
  * iat are optional, AC_JOSE_ERR_NOT_YET_VALID when now + leeway < nbf,
  * AC_JOSE_ERR_ISSUED_IN_FUTURE when now + leeway < iat.  Each of the three
- * must be a number when present. */
+ * must be a number when present, within +-2^53 (else
+ * AC_JOSE_ERR_CLAIM_INVALID). */
 ac_jose_status ac_jose_check_times(const json_t *claims, apr_int64_t now,
                                    apr_int64_t leeway);
 

@@ -1405,7 +1405,7 @@ static int scopes_are(apr_pool_t *p, const char *text, ac_jose_status want,
     return rc == want && (value == NULL || (s && strcmp(s, value) == 0));
 }
 
-#define N_CLAIMS 31
+#define N_CLAIMS 32
 static void test_claims(apr_pool_t *p)
 {
     json_t *c;
@@ -1462,6 +1462,13 @@ static void test_claims(apr_pool_t *p)
        && times("{\"exp\":3000,\"iat\":null}", 2000, 0)
           == AC_JOSE_ERR_CLAIM_TYPE,
        "nbf or iat that is not a number is refused");
+    ok(times("{\"exp\":1e300}", 2000, 0) == AC_JOSE_ERR_CLAIM_INVALID
+       && times("{\"exp\":-1e300}", 2000, 0) == AC_JOSE_ERR_CLAIM_INVALID
+       && times("{\"exp\":3000,\"nbf\":-1e300}", 2000, 0)
+          == AC_JOSE_ERR_CLAIM_INVALID
+       && times("{\"exp\":3000,\"iat\":1e17}", 2000, 0)
+          == AC_JOSE_ERR_CLAIM_INVALID,
+       "exp, nbf or iat beyond 2^53 seconds is refused");
 
     ok(iss("{\"iss\":\"https://a.example\"}", "https://a.example")
        == AC_JOSE_OK, "the expected issuer matches");
