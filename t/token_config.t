@@ -54,9 +54,9 @@ refused('    AuthTokenKeyword "To ken"', qr/AuthTokenKeyword: 'To ken' is not an
         'a keyword that is not a scheme name stops httpd');
 refused('    AuthTokenPrefix bad-prefix', qr/AuthTokenPrefix: 'bad-prefix' must be 1 to 16 characters/,
         'a bad AuthTokenPrefix stops httpd');
-refused('    AuthTokenDBTimeout soon', qr/AuthTokenDBTimeout: 'soon' is not a valid number of seconds/,
+refused('    AuthTokenDBTimeout soon', qr/AuthTokenDBTimeout: 'soon' is not a number of seconds above 0/,
         'a bad AuthTokenDBTimeout stops httpd');
-refused('    AuthTokenDBTimeout 0', qr/AuthTokenDBTimeout: '0' is not a valid number of seconds/,
+refused('    AuthTokenDBTimeout 0', qr/AuthTokenDBTimeout: '0' is not a number of seconds above 0/,
         'a zero AuthTokenDBTimeout stops httpd');
 refused('    AuthTokenDBPoolSize 0', qr/AuthTokenDBPoolSize: '0' must be a whole number from 1 to 1024/,
         'a zero pool stops httpd');

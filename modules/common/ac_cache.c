@@ -16,8 +16,26 @@ void ac_cache_register_mutex(apr_pool_t *pconf, const char *mutex_type)
     ap_mutex_register(pconf, mutex_type, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-const char *ac_cache_create(apr_pool_t *p, apr_pool_t *ptemp,
-                            const char *spec, ac_cache **out)
+const char *ac_cache_set_spec(cmd_parms *cmd, const char *arg,
+                              const char **spec)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err != NULL) {
+        return err;
+    }
+    if (*arg == '\0' || *arg == ':') {
+        return apr_psprintf(cmd->pool, "%s: '%s' does not name a socache "
+                            "provider", cmd->cmd->name, arg);
+    }
+    *spec = arg;
+    return NULL;
+}
+
+/* Look up the provider of `spec` ("name[:args]") and create its instance:
+ * NULL or a message. */
+static const char *cache_create(apr_pool_t *p, apr_pool_t *ptemp,
+                                const char *spec, ac_cache **out)
 {
     ac_cache *c = apr_pcalloc(p, sizeof(*c));
     const char *sep = ap_strchr_c(spec, ':');
@@ -47,8 +65,9 @@ static apr_status_t destroy_cache(void *data)
     return APR_SUCCESS;
 }
 
-apr_status_t ac_cache_init(ac_cache *c, const char *mutex_type,
-                           const char *ns, server_rec *s, apr_pool_t *pconf)
+static apr_status_t cache_init(ac_cache *c, const char *mutex_type,
+                               const char *ns, server_rec *s,
+                               apr_pool_t *pconf)
 {
     /* records are small: a hint that lets shmcb size its divisions */
     static const struct ap_socache_hints hints = {
@@ -75,6 +94,21 @@ apr_status_t ac_cache_init(ac_cache *c, const char *mutex_type,
     }
     apr_pool_cleanup_register(pconf, c, destroy_cache, apr_pool_cleanup_null);
     return APR_SUCCESS;
+}
+
+int ac_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *ptemp,
+                   const char *directive, const char *spec,
+                   const char *mutex_type, const char *ns, ac_cache **out)
+{
+    const char *err = cache_create(pconf, ptemp, spec ? spec : "shmcb", out);
+
+    if (err != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0300)
+                     "%s: %s", directive, err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return cache_init(*out, mutex_type, ns, s, pconf) == APR_SUCCESS
+           ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* One answer of the front.  Each slot has its own lock: a hit holds it
@@ -153,6 +187,9 @@ void ac_cache_child_init(ac_cache *c, apr_pool_t *pchild, server_rec *s)
     apr_status_t rv;
     int i;
 
+    if (c == NULL) {
+        return;
+    }
     c->front = apr_pcalloc(pchild, sizeof(*c->front));
     for (i = 0; i < AC_CACHE_FRONT_SLOTS; i++) {
         if (apr_thread_mutex_create(&c->front->slots[i].lock,

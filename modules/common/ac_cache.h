@@ -42,16 +42,21 @@ typedef struct {
  * the Mutex directive can configure it. */
 void ac_cache_register_mutex(apr_pool_t *pconf, const char *mutex_type);
 
-/* Configuration time: look up the provider of `spec` ("name[:args]") and
- * create its instance.  Returns NULL or a message for the directive. */
-const char *ac_cache_create(apr_pool_t *p, apr_pool_t *ptemp,
-                            const char *spec, ac_cache **out);
+/* The cache directive (AuthTokenCache, AuthOAuth2Cache), allowed in the
+ * main server only: stores `arg` ("name[:args]") in *spec. */
+const char *ac_cache_set_spec(cmd_parms *cmd, const char *arg,
+                              const char **spec);
 
-/* post_config: initialise the instance under namespace `ns`. */
-apr_status_t ac_cache_init(ac_cache *c, const char *mutex_type,
-                           const char *ns, server_rec *s, apr_pool_t *pconf);
+/* post_config: create the cache of `spec` (NULL: "shmcb") and initialise
+ * it under namespace `ns`, with the mutex type registered in pre_config.
+ * A failure is logged naming `directive`; returns OK or
+ * HTTP_INTERNAL_SERVER_ERROR, which stops httpd. */
+int ac_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *ptemp,
+                   const char *directive, const char *spec,
+                   const char *mutex_type, const char *ns, ac_cache **out);
 
-/* child_init: reattach the global mutex, make this process's front. */
+/* child_init: reattach the global mutex, make this process's front
+ * (nothing for a NULL cache). */
 void ac_cache_child_init(ac_cache *c, apr_pool_t *pchild, server_rec *s);
 
 /* Look `id` up; on a hit copies at most *len bytes into buf, sets *len and

@@ -3,6 +3,8 @@
 #include "apr_lib.h"
 #include "apr_strings.h"
 
+#include <stdlib.h>
+
 #include "ac_common.h"
 
 int ac_ct_equal(const void *a, const void *b, apr_size_t len)
@@ -339,4 +341,77 @@ int ac_is_http_token(const char *s)
         }
     }
     return 1;
+}
+
+const char *ac_parse_int(apr_pool_t *p, const char *what, const char *arg,
+                         int min, int max, int *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+
+    if (end == arg || *end != '\0' || v < min || v > max) {
+        return apr_psprintf(p, "%s: '%s' must be a whole number from %d to "
+                            "%d", what, arg, min, max);
+    }
+    *out = (int)v;
+    return NULL;
+}
+
+const char *ac_parse_seconds(apr_pool_t *p, const char *what,
+                             const char *arg, int allow_zero, double max,
+                             apr_interval_time_t *out)
+{
+    char *end;
+    double v = strtod(arg, &end);
+
+    if (end == arg || *end != '\0' || !(v >= 0) || (v == 0 && !allow_zero)
+        || v > max) {
+        return apr_psprintf(p, "%s: '%s' is not a number of seconds %s and "
+                            "at most %.0f", what, arg,
+                            allow_zero ? "from 0" : "above 0", max);
+    }
+    *out = (apr_interval_time_t)(v * APR_USEC_PER_SEC);
+    return NULL;
+}
+
+unsigned int ac_record_encode(unsigned char *buf, unsigned int size,
+                              const char *head, const char *const *fields,
+                              int n)
+{
+    unsigned int used = 0;
+    int i;
+
+    for (i = -1; i < n; i++) {
+        const char *f = i < 0 ? head : fields[i];
+        apr_size_t len = strlen(f ? f : "") + 1;
+
+        if (len > size - used) {
+            return 0;
+        }
+        memcpy(buf + used, f ? f : "", len);
+        used += (unsigned int)len;
+    }
+    return used;
+}
+
+const char *ac_record_decode(apr_pool_t *p, const unsigned char *buf,
+                             unsigned int len, const char **const *fields,
+                             int n)
+{
+    const char *s = (const char *)buf, *end = s + len, *head;
+    int i;
+
+    if (len == 0 || buf[len - 1] != '\0') {
+        return NULL;
+    }
+    head = apr_pstrdup(p, s);
+    s += strlen(s) + 1;
+    for (i = 0; i < n; i++) {
+        if (s >= end) {
+            return NULL;
+        }
+        *fields[i] = apr_pstrdup(p, s);
+        s += strlen(s) + 1;
+    }
+    return s == end ? head : NULL;
 }

@@ -75,4 +75,28 @@ int ac_scopes_intersect(const char *have, const char *want);
  * header names, cookie names and authentication scheme names are. */
 int ac_is_http_token(const char *s);
 
+/* A directive's whole number from `min` to `max`: NULL and *out set, or
+ * the message "<what>: '<arg>' must be a whole number from min to max". */
+const char *ac_parse_int(apr_pool_t *p, const char *what, const char *arg,
+                         int min, int max, int *out);
+
+/* A directive's number of seconds, fractions allowed ("0.5"), above 0 (or
+ * 0 itself when `allow_zero`) and at most `max`: NULL and *out set, or
+ * the message. */
+const char *ac_parse_seconds(apr_pool_t *p, const char *what,
+                             const char *arg, int allow_zero, double max,
+                             apr_interval_time_t *out);
+
+/* A cache record: a head line, then `n` strings, each NUL-terminated, in
+ * `size` bytes at most.  Returns the length, or 0 when it does not fit. */
+unsigned int ac_record_encode(unsigned char *buf, unsigned int size,
+                              const char *head, const char *const *fields,
+                              int n);
+
+/* The reverse, copying into `p`: returns the head (for sscanf) and sets
+ * *fields[0..n-1], or NULL when the record is not n + 1 strings. */
+const char *ac_record_decode(apr_pool_t *p, const unsigned char *buf,
+                             unsigned int len, const char **const *fields,
+                             int n);
+
 #endif /* AC_COMMON_H */

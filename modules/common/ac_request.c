@@ -19,3 +19,19 @@ const char *ac_challenge(request_rec *r, const char *scheme)
     }
     return apr_pstrcat(r->pool, scheme, " realm=\"", realm, "\"", NULL);
 }
+
+ac_conf_place ac_place_of(const cmd_parms *cmd)
+{
+    ac_conf_place at;
+
+    at.file = cmd->directive ? cmd->directive->filename : NULL;
+    at.line = cmd->directive ? cmd->directive->line_num : 0;
+    if (at.file == NULL && cmd->config_file != NULL) {
+        at.file = cmd->config_file->name;
+        at.line = cmd->config_file->line_number;
+    }
+    if (at.file == NULL) {
+        at.file = "?";
+    }
+    return at;
+}

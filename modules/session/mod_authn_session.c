@@ -58,12 +58,6 @@ module AP_MODULE_DECLARE_DATA authn_session_module;
 /* the longest Origin or Referer origin that a 403 reason repeats */
 #define MAX_ECHO 200
 
-/* Where a directive was written, for messages. */
-typedef struct {
-    const char *file;
-    int line;
-} conf_place;
-
 typedef struct {
     const char *user_key;
     const char *csrf_cookie;
@@ -73,10 +67,10 @@ typedef struct {
     int trust_plain;
     /* recorded from other modules' directives (see the top of the file) */
     int chain_session;                  /* AuthChain names session */
-    conf_place chain_at;
-    conf_place cookie_at;               /* SessionCookieName */
-    conf_place cookie2_at;              /* SessionCookieName2 */
-    conf_place crypto_at;               /* SessionCryptoPassphrase(File) */
+    ac_conf_place chain_at;
+    ac_conf_place cookie_at;               /* SessionCookieName */
+    ac_conf_place cookie2_at;              /* SessionCookieName2 */
+    ac_conf_place crypto_at;               /* SessionCryptoPassphrase(File) */
     unsigned int user_key_set:1;
     unsigned int csrf_cookie_set:1;
     unsigned int csrf_header_set:1;
@@ -96,7 +90,7 @@ static APR_OPTIONAL_FN_TYPE(ap_session_get) *session_get_fn = NULL;
 /* The first `AuthChain ... session` of the configuration being read
  * (reset in pre_config), for the start-up check that mod_session is
  * loaded. */
-static conf_place first_chain_session;
+static ac_conf_place first_chain_session;
 
 static void *create_session_dir_config(apr_pool_t *p, char *dir)
 {
@@ -108,26 +102,22 @@ static void *create_session_dir_config(apr_pool_t *p, char *dir)
     return conf;
 }
 
-#define MERGE(field) \
-    conf->field = add->field##_set ? add->field : base->field; \
-    conf->field##_set = add->field##_set || base->field##_set
-
 static void *merge_session_dir_config(apr_pool_t *p, void *basev, void *addv)
 {
     session_dir_conf_t *base = basev, *add = addv;
     session_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
-    MERGE(user_key);
-    MERGE(csrf_cookie);
-    MERGE(csrf_header);
-    MERGE(challenge);
-    MERGE(export_keys);
-    MERGE(trust_plain);
-    MERGE(chain_session);
+    AC_MERGE(user_key);
+    AC_MERGE(csrf_cookie);
+    AC_MERGE(csrf_header);
+    AC_MERGE(challenge);
+    AC_MERGE(export_keys);
+    AC_MERGE(trust_plain);
+    AC_MERGE(chain_session);
     conf->chain_at = add->chain_session_set ? add->chain_at : base->chain_at;
-    MERGE(cookie_at);
-    MERGE(cookie2_at);
-    MERGE(crypto_at);
+    AC_MERGE(cookie_at);
+    AC_MERGE(cookie2_at);
+    AC_MERGE(crypto_at);
     return conf;
 }
 
@@ -235,22 +225,6 @@ static const char *set_trust_plain(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
-static conf_place place_of(cmd_parms *cmd)
-{
-    conf_place at;
-
-    at.file = cmd->directive ? cmd->directive->filename : NULL;
-    at.line = cmd->directive ? cmd->directive->line_num : 0;
-    if (at.file == NULL && cmd->config_file != NULL) {
-        at.file = cmd->config_file->name;
-        at.line = cmd->config_file->line_number;
-    }
-    if (at.file == NULL) {
-        at.file = "?";
-    }
-    return at;
-}
-
 /* A recorder of another module's directive: fails as httpd would if that
  * module is not loaded (the directive would not exist without us). */
 static const char *owner_missing(cmd_parms *cmd, const char *owner)
@@ -283,7 +257,7 @@ static const char *record_chain(cmd_parms *cmd, void *dconf, const char *args)
     }
     if (named) {
         conf->chain_session = 1;
-        conf->chain_at = place_of(cmd);
+        conf->chain_at = ac_place_of(cmd);
     }
     else if (!conf->chain_session_set) {
         conf->chain_session = 0;
@@ -307,11 +281,11 @@ static const char *record_cookie(cmd_parms *cmd, void *dconf, const char *args)
         return err;
     }
     if (cmd->info != NULL) {
-        conf->cookie2_at = place_of(cmd);
+        conf->cookie2_at = ac_place_of(cmd);
         conf->cookie2_at_set = 1;
     }
     else {
-        conf->cookie_at = place_of(cmd);
+        conf->cookie_at = ac_place_of(cmd);
         conf->cookie_at_set = 1;
     }
     return DECLINE_CMD;
@@ -325,7 +299,7 @@ static const char *record_crypto(cmd_parms *cmd, void *dconf, const char *args)
     if (err != NULL) {
         return err;
     }
-    conf->crypto_at = place_of(cmd);
+    conf->crypto_at = ac_place_of(cmd);
     conf->crypto_at_set = 1;
     return DECLINE_CMD;
 }
@@ -373,7 +347,7 @@ static const command_rec session_cmds[] = {
 
 /* The SessionCookieName(2) of a plain cookie store that nothing encrypts
  * and that the administrator did not vouch for, or NULL. */
-static const conf_place *plain_cookie_store(const session_dir_conf_t *conf)
+static const ac_conf_place *plain_cookie_store(const session_dir_conf_t *conf)
 {
     if (conf->crypto_at_set || conf->trust_plain) {
         return NULL;
@@ -678,7 +652,7 @@ static auth_chain_status session_authenticate(request_rec *r,
 {
     session_dir_conf_t *conf = ap_get_module_config(r->per_dir_config,
                                                     &authn_session_module);
-    const conf_place *plain;
+    const ac_conf_place *plain;
     session_rec *z = NULL;
     const char *user = NULL, *failure;
     apr_status_t rv;
@@ -808,7 +782,7 @@ static void check_effective(startup_check *c, effective_conf e,
 {
     const session_dir_conf_t *ours = e.ours;
     const session_dir_conf *sess = e.session;
-    const conf_place *plain;
+    const ac_conf_place *plain;
 
     if (c->error != NULL || ours == NULL || !ours->chain_session
         || sess == NULL || !sess->enabled

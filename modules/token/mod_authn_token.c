@@ -80,8 +80,7 @@ static const char touch_sql[] =
 
 typedef struct {
     ac_cache *cache;            /* main server only */
-    const char *cache_spec;
-    unsigned int cache_set:1;
+    const char *cache_spec;             /* NULL: shmcb */
 } token_srv_conf;
 
 typedef struct {
@@ -148,24 +147,20 @@ static void *create_token_dir_config(apr_pool_t *p, char *dir)
     return conf;
 }
 
-#define MERGE(field) \
-    conf->field = add->field##_set ? add->field : base->field; \
-    conf->field##_set = add->field##_set || base->field##_set
-
 static void *merge_token_dir_config(apr_pool_t *p, void *basev, void *addv)
 {
     token_dir_conf *base = basev, *add = addv;
     token_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
-    MERGE(db);
-    MERGE(timeout);
-    MERGE(pool_size);
-    MERGE(schema);
-    MERGE(query);
-    MERGE(keyword);
-    MERGE(prefix);
-    MERGE(touch);
-    MERGE(cache_ttl);
+    AC_MERGE(db);
+    AC_MERGE(timeout);
+    AC_MERGE(pool_size);
+    AC_MERGE(schema);
+    AC_MERGE(query);
+    AC_MERGE(keyword);
+    AC_MERGE(prefix);
+    AC_MERGE(touch);
+    AC_MERGE(cache_ttl);
     return conf;
 }
 
@@ -187,43 +182,19 @@ static const char *set_db(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-/* A number of seconds, possibly with a fraction ("0.5"). */
-static const char *parse_seconds(cmd_parms *cmd, const char *arg, int allow_zero,
-                                 apr_interval_time_t *out)
-{
-    char *end;
-    double v = strtod(arg, &end);
-
-    if (end == arg || *end != '\0' || v < 0 || (v == 0 && !allow_zero)
-        || v > 86400.0 * 365) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid number of "
-                            "seconds", cmd->cmd->name, arg);
-    }
-    *out = (apr_interval_time_t)(v * APR_USEC_PER_SEC);
-    return NULL;
-}
-
 static const char *set_timeout(cmd_parms *cmd, void *dconf, const char *arg)
 {
     token_dir_conf *conf = dconf;
-    const char *err = parse_seconds(cmd, arg, 0, &conf->timeout);
 
     conf->timeout_set = 1;
-    return err;
+    return ac_parse_seconds(cmd->pool, cmd->cmd->name, arg, 0, 3600,
+                            &conf->timeout);
 }
 
 static const char *set_int(cmd_parms *cmd, const char *arg, int min, int max,
                            int *out)
 {
-    char *end;
-    long v = strtol(arg, &end, 10);
-
-    if (end == arg || *end != '\0' || v < min || v > max) {
-        return apr_psprintf(cmd->pool, "%s: '%s' must be a whole number from "
-                            "%d to %d", cmd->cmd->name, arg, min, max);
-    }
-    *out = (int)v;
-    return NULL;
+    return ac_parse_int(cmd->pool, cmd->cmd->name, arg, min, max, out);
 }
 
 static const char *set_pool_size(cmd_parms *cmd, void *dconf, const char *arg)
@@ -314,14 +285,8 @@ static const char *set_cache(cmd_parms *cmd, void *dummy, const char *arg)
 {
     token_srv_conf *sconf = ap_get_module_config(cmd->server->module_config,
                                                  &authn_token_module);
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
-    if (err != NULL) {
-        return err;
-    }
-    sconf->cache_spec = arg;
-    sconf->cache_set = 1;
-    return NULL;
+    return ac_cache_set_spec(cmd, arg, &sconf->cache_spec);
 }
 
 static const command_rec token_cmds[] = {
@@ -378,61 +343,40 @@ static void cache_id(const token_dir_conf *conf, const char *key,
     EVP_MD_CTX_free(ctx);
 }
 
-/* verdict, expires, touched, loaded, then user, id, name, scopes
- * NUL-terminated */
+/* "verdict expires touched loaded", then user, id, name, scopes */
 static unsigned int encode_record(const token_record *rec, unsigned char *buf,
                                   unsigned int size)
 {
     const char *fields[4];
-    unsigned int n;
-    int i;
+    char head[80];
 
-    fields[0] = rec->user ? rec->user : "";
-    fields[1] = rec->id ? rec->id : "";
-    fields[2] = rec->name ? rec->name : "";
-    fields[3] = rec->scopes ? rec->scopes : "";
-    n = (unsigned int)apr_snprintf((char *)buf, size, "%d %" APR_INT64_T_FMT
-                                   " %" APR_INT64_T_FMT " %" APR_INT64_T_FMT,
-                                   (int)rec->verdict, rec->expires,
-                                   rec->touched, rec->loaded) + 1;
-    for (i = 0; i < 4; i++) {
-        apr_size_t len = strlen(fields[i]) + 1;
-        if (n + len > size) {
-            return 0;           /* too large to cache: look it up again */
-        }
-        memcpy(buf + n, fields[i], len);
-        n += (unsigned int)len;
-    }
-    return n;
+    fields[0] = rec->user;
+    fields[1] = rec->id;
+    fields[2] = rec->name;
+    fields[3] = rec->scopes;
+    apr_snprintf(head, sizeof(head), "%d %" APR_INT64_T_FMT " %"
+                 APR_INT64_T_FMT " %" APR_INT64_T_FMT, (int)rec->verdict,
+                 rec->expires, rec->touched, rec->loaded);
+    /* 0 when too large to cache: it is looked up again */
+    return ac_record_encode(buf, size, head, fields, 4);
 }
 
 static int decode_record(apr_pool_t *p, const unsigned char *buf,
                          unsigned int len, token_record *rec)
 {
-    const char *s = (const char *)buf, *end = s + len;
-    const char **fields[4];
-    int verdict, i;
+    const char **const fields[4] = { &rec->user, &rec->id, &rec->name,
+                                     &rec->scopes };
+    const char *head = ac_record_decode(p, buf, len, fields, 4);
+    int verdict;
 
-    if (len == 0 || buf[len - 1] != '\0'
-        || sscanf(s, "%d %" APR_INT64_T_FMT " %" APR_INT64_T_FMT
+    if (head == NULL
+        || sscanf(head, "%d %" APR_INT64_T_FMT " %" APR_INT64_T_FMT
                   " %" APR_INT64_T_FMT, &verdict, &rec->expires,
                   &rec->touched, &rec->loaded) != 4
         || verdict < VERDICT_GRANTED || verdict > VERDICT_INACTIVE) {
         return 0;
     }
     rec->verdict = (token_verdict)verdict;
-    fields[0] = &rec->user;
-    fields[1] = &rec->id;
-    fields[2] = &rec->name;
-    fields[3] = &rec->scopes;
-    s += strlen(s) + 1;
-    for (i = 0; i < 4; i++) {
-        if (s >= end) {
-            return 0;
-        }
-        *fields[i] = apr_pstrdup(p, s);
-        s += strlen(s) + 1;
-    }
     return 1;
 }
 
@@ -832,23 +776,13 @@ static int token_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     token_srv_conf *sconf = ap_get_module_config(s->module_config,
                                                  &authn_token_module);
-    const char *spec = sconf->cache_set ? sconf->cache_spec : "shmcb";
-    const char *err;
 
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
-    err = ac_cache_create(pconf, ptemp, spec, &sconf->cache);
-    if (err != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0105)
-                     "AuthTokenCache: %s", err);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if (ac_cache_init(sconf->cache, TOKEN_MUTEX_TYPE, "authn_token", s,
-                      pconf) != APR_SUCCESS) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return OK;
+    return ac_cache_setup(s, pconf, ptemp, "AuthTokenCache",
+                          sconf->cache_spec, TOKEN_MUTEX_TYPE, "authn_token",
+                          &sconf->cache);
 }
 
 static void token_child_init(apr_pool_t *pchild, server_rec *s)
@@ -857,9 +791,7 @@ static void token_child_init(apr_pool_t *pchild, server_rec *s)
                                                  &authn_token_module);
 
     ac_pg_child_init(pchild, s);
-    if (sconf->cache != NULL) {
-        ac_cache_child_init(sconf->cache, pchild, s);
-    }
+    ac_cache_child_init(sconf->cache, pchild, s);
 }
 
 static void register_hooks(apr_pool_t *p)

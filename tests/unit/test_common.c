@@ -136,17 +136,61 @@ static void test_scopes_and_compare(void)
        "an empty name is not a token");
 }
 
+static void test_directive_numbers_and_records(apr_pool_t *p)
+{
+    int n = -1;
+    apr_interval_time_t t = -1;
+    unsigned char buf[64];
+    const char *fields[3] = { "alice", "", "{\"a\":1}" };
+    const char *u = NULL, *e = NULL, *d = NULL;
+    const char **const out[3] = { &u, &e, &d };
+    const char *head, *err;
+    unsigned int len;
+
+    ok(ac_parse_int(p, "X", "42", 0, 100, &n) == NULL && n == 42,
+       "a whole number in range");
+    err = ac_parse_int(p, "X", "101", 0, 100, &n);
+    ok(err != NULL && strstr(err, "X: '101'") != NULL,
+       "out of range: the message names the directive and the value");
+    ok(ac_parse_int(p, "X", "4x", 0, 100, &n) != NULL
+       && ac_parse_int(p, "X", "", 0, 100, &n) != NULL,
+       "trailing junk and empty are refused");
+    ok(ac_parse_seconds(p, "X", "0.5", 0, 10, &t) == NULL && t == 500000,
+       "seconds with a fraction");
+    ok(ac_parse_seconds(p, "X", "0", 0, 10, &t) != NULL
+       && ac_parse_seconds(p, "X", "0", 1, 10, &t) == NULL && t == 0,
+       "zero seconds only where allowed");
+    ok(ac_parse_seconds(p, "X", "11", 0, 10, &t) != NULL
+       && ac_parse_seconds(p, "X", "-1", 1, 10, &t) != NULL
+       && ac_parse_seconds(p, "X", "nan", 1, 10, &t) != NULL,
+       "too many, negative and nan seconds are refused");
+
+    len = ac_record_encode(buf, sizeof(buf), "0 17", fields, 3);
+    head = ac_record_decode(p, buf, len, out, 3);
+    ok(len == 5 + 6 + 1 + 8 && head && strcmp(head, "0 17") == 0
+       && strcmp(u, "alice") == 0 && strcmp(e, "") == 0
+       && strcmp(d, "{\"a\":1}") == 0,
+       "a record survives encode and decode, empty fields included");
+    ok(ac_record_encode(buf, 10, "0 17", fields, 3) == 0,
+       "a record too large for the buffer is not encoded");
+    ok(ac_record_decode(p, buf, len - 1, out, 3) == NULL
+       && ac_record_decode(p, buf, len, out, 4) == NULL
+       && ac_record_decode(p, buf, len, out, 2) == NULL,
+       "a truncated record, or one with another field count, is refused");
+}
+
 int main(void)
 {
     apr_pool_t *p;
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    tap_plan(13 + 15 + 7 + 15);
+    tap_plan(13 + 15 + 7 + 15 + 9);
     test_split();
     test_base64(p);
     test_encoders(p);
     test_scopes_and_compare();
+    test_directive_numbers_and_records(p);
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();
