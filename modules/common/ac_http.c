@@ -1,0 +1,355 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+#include <string.h>
+
+#include "apr_base64.h"
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+#include <curl/curl.h>
+
+#include "ac_http.h"
+
+int ac_http_global_init(void)
+{
+    static int done = 0;
+
+    /* post_config runs before any thread exists; once is enough for the
+     * life of the process (curl_global_cleanup is never needed). */
+    if (!done) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            return -1;
+        }
+        done = 1;
+    }
+    return 0;
+}
+
+int ac_http_is_loopback(const char *host)
+{
+    const char *c;
+    int dots = 0;
+
+    if (host == NULL) {
+        return 0;
+    }
+    if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0
+        || strcmp(host, "[::1]") == 0) {
+        return 1;
+    }
+    /* 127.x.y.z, digits and exactly three dots */
+    if (strncmp(host, "127.", 4) != 0) {
+        return 0;
+    }
+    for (c = host; *c; c++) {
+        if (*c == '.') {
+            if (c[1] == '.' || c[1] == '\0') {
+                return 0;
+            }
+            dots++;
+        }
+        else if (!apr_isdigit(*c)) {
+            return 0;
+        }
+    }
+    return dots == 3;
+}
+
+/* Parse with libcurl's own URL parser, so that what we check is what it
+ * will fetch. */
+const char *ac_http_check_url(apr_pool_t *p, const char *url)
+{
+    CURLU *u;
+    char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL;
+    char *fragment = NULL;
+    const char *err = NULL;
+
+    if (url == NULL || *url == '\0') {
+        return "the URL is empty";
+    }
+    if (strncasecmp(url, "https://", 8) != 0
+        && strncasecmp(url, "http://", 7) != 0) {
+        return "the URL must start with https:// (or http:// for a loopback "
+               "host)";
+    }
+    u = curl_url();
+    if (u == NULL) {
+        return "out of memory";
+    }
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+        err = "not a valid URL";
+    }
+    else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK
+             || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK
+             || host == NULL || *host == '\0') {
+        err = "the URL has no host";
+    }
+    else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK
+             || curl_url_get(u, CURLUPART_PASSWORD, &password, 0)
+                == CURLUE_OK) {
+        err = "the URL must not carry a user name or password";
+    }
+    else if (curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0)
+             == CURLUE_OK) {
+        err = "the URL must not have a fragment";
+    }
+    else if (strcasecmp(scheme, "https") == 0) {
+        err = NULL;
+    }
+    else if (strcasecmp(scheme, "http") == 0) {
+        if (!ac_http_is_loopback(host)) {
+            err = apr_psprintf(p, "plain http:// is allowed only for a "
+                               "loopback host (127.0.0.1, ::1, localhost), "
+                               "not %s: use https://", host);
+        }
+    }
+    else {
+        err = "the URL must start with https://";
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(user);
+    curl_free(password);
+    curl_free(fragment);
+    curl_url_cleanup(u);
+    return err;
+}
+
+typedef struct {
+    apr_pool_t *p;
+    char *buf;
+    apr_size_t len, size, max;
+    int too_large;
+} sink;
+
+static size_t write_body(char *data, size_t size, size_t nmemb, void *baton)
+{
+    sink *s = baton;
+    apr_size_t n = size * nmemb;
+
+    if (n > s->max - s->len) {
+        s->too_large = 1;
+        return 0;               /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    if (s->len + n + 1 > s->size) {
+        apr_size_t size2 = s->size ? s->size : 4096;
+        char *buf2;
+
+        while (size2 < s->len + n + 1) {
+            size2 *= 2;
+        }
+        buf2 = apr_palloc(s->p, size2);
+        if (s->len) {
+            memcpy(buf2, s->buf, s->len);
+        }
+        s->buf = buf2;
+        s->size = size2;
+    }
+    memcpy(s->buf + s->len, data, n);
+    s->len += n;
+    return n;
+}
+
+static long ms_of(apr_interval_time_t t)
+{
+    long ms = (long)(t / 1000);
+
+    return ms > 0 ? ms : 1;
+}
+
+ac_http_status ac_http_fetch(apr_pool_t *p, const ac_http_request *req,
+                             ac_http_response *resp, const char **error)
+{
+    CURL *h;
+    CURLcode rc;
+    struct curl_slist *headers = NULL, *l;
+    char errbuf[CURL_ERROR_SIZE];
+    const char *why;
+    char *ctype = NULL;
+    sink s;
+    ac_http_status st = AC_HTTP_OK;
+    int ok = 1;
+
+    memset(resp, 0, sizeof(*resp));
+    if ((why = ac_http_check_url(p, req->url)) != NULL) {
+        if (error) {
+            *error = why;
+        }
+        return AC_HTTP_ERR_URL;
+    }
+    memset(&s, 0, sizeof(s));
+    s.p = p;
+    s.max = req->max_size;
+    errbuf[0] = '\0';
+
+    h = curl_easy_init();
+    if (h == NULL) {
+        if (error) {
+            *error = "cannot create a curl handle";
+        }
+        return AC_HTTP_ERR_INTERNAL;
+    }
+    if (req->authorization) {
+        l = curl_slist_append(headers, apr_pstrcat(p, "Authorization: ",
+                                                   req->authorization, NULL));
+        ok = ok && l != NULL;
+        headers = l ? l : headers;
+    }
+    if (req->accept) {
+        l = curl_slist_append(headers, apr_pstrcat(p, "Accept: ",
+                                                   req->accept, NULL));
+        ok = ok && l != NULL;
+        headers = l ? l : headers;
+    }
+    if (req->body) {
+        l = curl_slist_append(headers, apr_pstrcat(p, "Content-Type: ",
+                                                   req->content_type, NULL));
+        ok = ok && l != NULL;
+        headers = l ? l : headers;
+        /* no 100-continue round trip */
+        l = curl_slist_append(headers, "Expect:");
+        ok = ok && l != NULL;
+        headers = l ? l : headers;
+    }
+
+    ok = ok && curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK;
+#if LIBCURL_VERSION_NUM >= 0x075500
+    ok = ok && curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https")
+               == CURLE_OK;
+#else
+    ok = ok && curl_easy_setopt(h, CURLOPT_PROTOCOLS,
+                                (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS))
+               == CURLE_OK;
+#endif
+    /* threads: no SIGALRM for DNS timeouts */
+    ok = ok && curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms_of(req->timeout))
+               == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                                ms_of(req->connect_timeout > 0
+                                      && req->connect_timeout < req->timeout
+                                      ? req->connect_timeout : req->timeout))
+               == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+                                (curl_off_t)req->max_size) == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body)
+               == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_WRITEDATA, &s) == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_USERAGENT, "authchain") == CURLE_OK;
+    if (headers) {
+        ok = ok && curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers)
+                   == CURLE_OK;
+    }
+    if (req->body) {
+        ok = ok && curl_easy_setopt(h, CURLOPT_POST, 1L) == CURLE_OK;
+        ok = ok && curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                                    (curl_off_t)req->body_len) == CURLE_OK;
+        ok = ok && curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body)
+                   == CURLE_OK;
+    }
+    if (!ok) {
+        curl_slist_free_all(headers);
+        curl_easy_cleanup(h);
+        if (error) {
+            *error = "cannot set up the curl handle";
+        }
+        return AC_HTTP_ERR_INTERNAL;
+    }
+
+    rc = curl_easy_perform(h);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+        if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK
+            && ctype != NULL) {
+            resp->content_type = apr_pstrdup(p, ctype);
+        }
+        if (s.buf == NULL) {
+            s.buf = apr_pcalloc(p, 1);
+        }
+        s.buf[s.len] = '\0';
+        resp->body = s.buf;
+        resp->len = s.len;
+    }
+    else {
+        if (s.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+            st = AC_HTTP_ERR_TOO_LARGE;
+            why = apr_psprintf(p, "the response is larger than %"
+                               APR_SIZE_T_FMT " bytes", req->max_size);
+        }
+        else {
+            switch (rc) {
+            case CURLE_OPERATION_TIMEDOUT:
+                st = AC_HTTP_ERR_TIMEOUT;
+                break;
+            case CURLE_COULDNT_RESOLVE_HOST:
+            case CURLE_COULDNT_CONNECT:
+            case CURLE_SSL_CONNECT_ERROR:
+            case CURLE_PEER_FAILED_VERIFICATION:
+#if LIBCURL_VERSION_NUM < 0x073e00
+            case CURLE_SSL_CACERT:
+#endif
+            case CURLE_SSL_CACERT_BADFILE:
+            case CURLE_SEND_ERROR:
+            case CURLE_RECV_ERROR:
+            case CURLE_GOT_NOTHING:
+                st = AC_HTTP_ERR_CONNECT;
+                break;
+            default:
+                st = AC_HTTP_ERR_PROTOCOL;
+            }
+            why = apr_pstrdup(p, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        }
+        if (error) {
+            *error = why;
+        }
+    }
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(h);
+    return st;
+}
+
+const char *ac_form_urlencode(apr_pool_t *p, const char *s, apr_size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = apr_palloc(p, len * 3 + 1), *o = out;
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+            || (c >= '0' && c <= '9') || c == '*' || c == '-' || c == '.'
+            || c == '_') {
+            *o++ = (char)c;
+        }
+        else if (c == ' ') {
+            *o++ = '+';
+        }
+        else {
+            *o++ = '%';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+const char *ac_http_basic_credentials(apr_pool_t *p, const char *id,
+                                      const char *secret)
+{
+    const char *plain = apr_pstrcat(p, ac_form_urlencode(p, id, strlen(id)),
+                                    ":",
+                                    ac_form_urlencode(p, secret,
+                                                      strlen(secret)),
+                                    NULL);
+    int len = (int)strlen(plain);
+    char *enc = apr_palloc(p, apr_base64_encode_len(len));
+
+    apr_base64_encode(enc, plain, len);
+    return apr_pstrcat(p, "Basic ", enc, NULL);
+}
