@@ -26,7 +26,7 @@ sub identity {
     my ($res) = @_;
     my %env;
     for (split /\n/, $res->content) {
-        $env{$1} = $2 if /^([A-Z_]+)=(.*)$/;
+        $env{$1} = $2 if /^([A-Za-z0-9_]+)=(.*)$/;
     }
     return \%env;
 }

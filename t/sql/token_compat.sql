@@ -1,21 +1,10 @@
--- Tables as Django creates them (django.contrib.auth, rest_framework.authtoken,
--- knox), for AuthTokenSchema drf and knox, and a table of our own for
--- AuthTokenQuery.  Keys are fixed so that the tests can send them.
-DROP TABLE IF EXISTS knox_authtoken, authtoken_token, auth_user, custom_keys;
+-- Tables as Django creates them (rest_framework.authtoken, knox), for
+-- AuthTokenSchema drf and knox, and a table of our own for AuthTokenQuery.
+-- Keys are fixed so that the tests can send them.
+DROP TABLE IF EXISTS knox_authtoken, authtoken_token, custom_keys;
 
-CREATE TABLE auth_user (
-    id serial PRIMARY KEY,
-    password varchar(128) NOT NULL,
-    last_login timestamptz NULL,
-    is_superuser boolean NOT NULL,
-    username varchar(150) NOT NULL UNIQUE,
-    first_name varchar(150) NOT NULL,
-    last_name varchar(150) NOT NULL,
-    email varchar(254) NOT NULL,
-    is_staff boolean NOT NULL,
-    is_active boolean NOT NULL,
-    date_joined timestamptz NOT NULL
-);
+-- auth_user itself: t/sql/auth_user.sql (django-oauth-toolkit's tables
+-- reference it too).
 CREATE TABLE authtoken_token (
     key varchar(40) NOT NULL PRIMARY KEY,
     created timestamptz NOT NULL,

@@ -1,0 +1,131 @@
+# A bad mod_authn_oauth2 configuration stops httpd at start-up, naming the
+# directive and the problem: checked with `httpd -t`, or, for what only a
+# start can see, by starting httpd and finding it refused to run.
+use strict;
+use warnings FATAL => 'all';
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Apache::Test;
+use Apache::TestUtil;
+use File::Temp qw(tempdir);
+use Time::HiRes qw(sleep);
+use ChainTest;
+use OAuth2Test;
+
+plan tests => 20;
+
+my $httpd = Apache::Test::vars('httpd');
+my $dir = tempdir(CLEANUP => 1);
+my $port = free_port();
+my $keys = Apache::Test::vars('serverroot') . '/conf/oauth2';
+my $jwks = "$keys/issuer.jwks.json";
+
+sub write_file {
+    my ($name, $text) = @_;
+    open my $fh, '>', "$dir/$name" or die "$dir/$name: $!";
+    print $fh $text;
+    close $fh;
+    return "$dir/$name";
+}
+
+sub write_conf {
+    my ($location, $server) = @_;
+    return write_file('httpd.conf', httpd_config(
+        dir => $dir, port => $port,
+        stock => [qw(mpm_prefork authn_core authz_core authz_user socache_shmcb)],
+        ours => [[auth_chain => 'modules/chain/.libs/mod_auth_chain.so'],
+                 [authn_oauth2 => 'modules/oauth2/.libs/mod_authn_oauth2.so']],
+        body => ($server // '') . "\n<Location /api>\n    AuthType Chain\n"
+                . "    AuthName \"api\"\n    AuthChain oauth2\n$location\n"
+                . "    Require valid-user\n</Location>\n"));
+}
+
+# What httpd says of the configuration: `httpd -t`, and when that passes,
+# a real start (post_config checks).  Returns (refused, messages).
+sub verdict {
+    my ($conf) = @_;
+    my $out = `$httpd -t -f $conf 2>&1`;
+    return (1, $out) if $? != 0;
+    unlink "$dir/error_log";
+    $out .= `$httpd -k start -f $conf 2>&1`;
+    my $running = 0;
+    for (1 .. 20) {
+        sleep 0.1;
+        $running = -e "$dir/httpd.pid";
+        last if $running;
+    }
+    sleep 0.5;
+    if (-e "$dir/httpd.pid") {
+        system($httpd, '-k', 'stop', '-f', $conf);
+        for (1 .. 50) { last unless -e "$dir/httpd.pid"; sleep 0.1 }
+        $running = 1;
+    }
+    else {
+        $running = 0;
+    }
+    if (open my $fh, '<', "$dir/error_log") { local $/; $out .= <$fh>; }
+    return ($running ? 0 : 1, $out);
+}
+
+sub refused {
+    my ($location, $re, $name, $server) = @_;
+    my ($refused, $out) = verdict(write_conf($location, $server));
+    ok t_cmp([$refused, $out], [1, $re], $name);
+}
+
+sub accepted {
+    my ($location, $name, $server) = @_;
+    my ($refused, $out) = verdict(write_conf($location, $server));
+    ok t_cmp([$refused, $out], [0, qr/Syntax OK/], $name);
+}
+
+my $aud = '    AuthOAuth2Audience api://authchain';
+accepted("    AuthOAuth2Issuer https://a.test $jwks\n$aud",
+         'an issuer with a JWK Set file and an audience starts');
+accepted("    AuthOAuth2Issuer https://a.test http://127.0.0.1:9/jwks\n"
+         . "    AuthOAuth2Issuer https://b.test http://localhost:9/jwks\n$aud",
+         'http:// JWK Set URLs on a loopback host are allowed');
+
+refused("    AuthOAuth2Issuer https://a.test $jwks",
+        qr/AuthOAuth2Audience/, 'an issuer without AuthOAuth2Audience stops httpd');
+refused("    AuthOAuth2Issuer https://a.test http://keys.example.org/jwks\n$aud",
+        qr/AuthOAuth2Issuer.*https/, 'an http:// JWK Set URL on another host stops httpd');
+refused("    AuthOAuth2Introspect http://as.example.org/introspect\n$aud",
+        qr/AuthOAuth2Introspect.*https/, 'an http:// introspection URL on another host stops httpd');
+refused("    AuthOAuth2Issuer https://a.test ftp://keys.example.org/jwks\n$aud",
+        qr/AuthOAuth2Issuer/, 'a JWK Set URL that is not http(s) stops httpd');
+refused("    AuthOAuth2Issuer https://a.test $dir/no-such.json\n$aud",
+        qr/AuthOAuth2Issuer.*no-such\.json/, 'a missing JWK Set file stops httpd, naming it');
+my $bad = write_file('bad.json', '{"keys": [');
+refused("    AuthOAuth2Issuer https://a.test $bad\n$aud",
+        qr/AuthOAuth2Issuer.*bad\.json/, 'a JWK Set file that is not JSON stops httpd');
+my $enc = write_file('enc.json', json({ keys => [{ %{ rsa_public_jwk() }, use => 'enc' }] }));
+refused("    AuthOAuth2Issuer https://a.test $enc\n$aud",
+        qr/AuthOAuth2Issuer.*enc\.json/, 'a JWK Set without one usable signing key stops httpd');
+my $notpem = write_file('not.pem', "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+refused("    AuthOAuth2Issuer https://a.test $notpem\n$aud",
+        qr/AuthOAuth2Issuer.*not\.pem/, 'a PEM file without a public key stops httpd');
+refused("    AuthOAuth2Issuer https://a.test $jwks\n$aud\n    AuthOAuth2Algorithms RS256 none",
+        qr/AuthOAuth2Algorithms.*none/, 'alg none in AuthOAuth2Algorithms stops httpd');
+refused("    AuthOAuth2Issuer https://a.test $jwks\n$aud\n    AuthOAuth2Algorithms RS256 XS256",
+        qr/AuthOAuth2Algorithms.*XS256/, 'an unknown algorithm stops httpd');
+refused("    AuthOAuth2HMACKey https://h.test " . b64u('x' x 16) . "\n$aud",
+        qr/AuthOAuth2HMACKey/, 'an HMAC key shorter than 32 bytes stops httpd');
+refused("    AuthOAuth2HMACKey https://h.test not*base64url*" . ('x' x 40) . "\n$aud",
+        qr/AuthOAuth2HMACKey/, 'an HMAC key that is not base64url stops httpd');
+refused("    AuthOAuth2Issuer https://a.test $jwks\n$aud\n    AuthOAuth2Leeway soon",
+        qr/AuthOAuth2Leeway/, 'a bad AuthOAuth2Leeway stops httpd');
+refused("    AuthOAuth2Issuer https://a.test $jwks\n$aud\n    AuthOAuth2RequireTyp maybe",
+        qr/AuthOAuth2RequireTyp/, 'a bad AuthOAuth2RequireTyp stops httpd');
+refused("    AuthOAuth2DB \"dbname=x\"\n    AuthOAuth2DBSchema knox\n$aud",
+        qr/AuthOAuth2DBSchema/, 'an AuthOAuth2DBSchema other than dot stops httpd');
+refused("    AuthOAuth2Issuer https://a.test $jwks\n$aud\n    AuthOAuth2CacheTTL -1",
+        qr/AuthOAuth2CacheTTL/, 'a negative AuthOAuth2CacheTTL stops httpd');
+refused("    AuthOAuth2Issuer https://a.test $jwks\n$aud",
+        qr/AuthOAuth2Cache cannot occur within <VirtualHost> section/,
+        'AuthOAuth2Cache belongs to the main server only',
+        "<VirtualHost 127.0.0.1:$port>\n    AuthOAuth2Cache shmcb\n</VirtualHost>");
+refused("    AuthOAuth2Issuer https://a.test $jwks\n$aud",
+        qr/AuthOAuth2Cache.*nosuch/, 'an unknown AuthOAuth2Cache provider stops httpd',
+        'AuthOAuth2Cache nosuch');
