@@ -19,9 +19,10 @@ use warnings;
 use Getopt::Long;
 use File::Find ();
 
-my (@units, $at_log, $t_dir, @fail);
+my (@units, $at_log, $t_dir, @fail, @only);
 GetOptions('unit=s' => \@units, 'apache-test=s' => \$at_log,
-           't-dir=s' => \$t_dir, 'fail=s' => \@fail)
+           't-dir=s' => \$t_dir, 'fail=s' => \@fail,
+           'only=s' => \@only)
     or die "usage: $0 [--unit NAME=LOG]... [--apache-test LOG --t-dir DIR]\n";
 
 my ($passed, $failed, $expected) = (0, 0, 0);
@@ -109,8 +110,10 @@ if (defined $at_log) {
             if -d && m{^\Q$t_dir\E/(?:conf|logs|htdocs|c-modules|lib|state)$};
         push @files, $_ if -f && /\.t$/;
     } }, $t_dir);
+    my %only = map { $_ => 1 } @only;
     for my $file (sort @files) {
         (my $name = $file) =~ s{^\Q$t_dir\E/}{t/};
+        next if @only && !$only{$name};
         my $src = do { local (@ARGV, $/) = ($file); <> } // '';
         my ($static) = $src =~ /^\s*plan\b[^;]*?\btests\s*=>\s*(\d+)\s*[,;)]/m;
         ($static) = $src =~ /^\s*plan\s*\(?\s*(\d+)\s*[,;)]/m unless defined $static;
