@@ -28,6 +28,7 @@
 
 #include "ac_common.h"
 #include "ac_jose.h"
+#include "ac_key.h"
 
 /* --- algorithms ---------------------------------------------------------- */
 
@@ -228,6 +229,12 @@ struct ac_jose_key {
     unsigned int algs;          /* what it may verify */
     int bits;                   /* RSA modulus, EC field, oct secret */
     EVP_PKEY *pkey;             /* RSA, EC, OKP */
+    /* RSA and EC: per algorithm of algs[] the key may verify, a context
+     * set up once for EVP_PKEY_verify() (padding, digest), duplicated for
+     * each verification: setting one up costs more than RSA's
+     * verification itself.  Never modified after the key is made, so
+     * threads share them (EVP_PKEY_CTX_dup() only reads its source). */
+    EVP_PKEY_CTX *verify[NALGS];
     unsigned char *secret;      /* oct */
     apr_size_t secret_len;
 };
@@ -329,13 +336,55 @@ static int pkey_public_check(EVP_PKEY *pkey)
     return ok;
 }
 
+static apr_status_t verify_cleanup(void *data)
+{
+    ac_jose_key *key = data;
+    apr_size_t i;
+
+    for (i = 0; i < NALGS; i++) {
+        EVP_PKEY_CTX_free(key->verify[i]);
+        key->verify[i] = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+/* The verification context of `a` for `pkey`, or NULL. */
+static EVP_PKEY_CTX *verify_template(EVP_PKEY *pkey, const alg_info *a)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    const EVP_MD *md = ac_digest(a->md);
+    int ok = ctx != NULL && md != NULL && EVP_PKEY_verify_init(ctx) == 1;
+
+    if (ok && a->kind == KIND_RSA_PKCS1) {
+        ok = EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1;
+    }
+    else if (ok && a->kind == KIND_RSA_PSS) {
+        /* RFC 7518 section 3.5: MGF1 with the same hash, salt as long as
+         * the hash. */
+        ok = EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1
+             && EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx,
+                                                 RSA_PSS_SALTLEN_DIGEST) == 1
+             && EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) == 1;
+    }
+    if (ok) {
+        ok = EVP_PKEY_CTX_set_signature_md(ctx, md) == 1;
+    }
+    if (!ok) {
+        EVP_PKEY_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
 /* Wrap `pkey` (whose ownership passes to this function) as a key: the
- * public check, then a pool cleanup to free it. */
+ * public check, the verification contexts, then pool cleanups to free
+ * them. */
 static ac_jose_status pkey_key(apr_pool_t *p, EVP_PKEY *pkey, ac_jose_kty kty,
                                const char *crv, int bits, unsigned int mask,
                                const char *kid, ac_jose_key **out)
 {
     ac_jose_key *key;
+    apr_size_t i;
 
     if (!pkey_public_check(pkey)) {
         EVP_PKEY_free(pkey);
@@ -346,6 +395,13 @@ static ac_jose_status pkey_key(apr_pool_t *p, EVP_PKEY *pkey, ac_jose_kty kty,
     key->crv = crv;
     key->pkey = pkey;
     apr_pool_cleanup_register(p, pkey, pkey_cleanup, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(p, key, verify_cleanup, apr_pool_cleanup_null);
+    for (i = 0; i < NALGS; i++) {
+        if ((mask & algs[i].alg) && algs[i].kind != KIND_EDDSA
+            && (key->verify[i] = verify_template(pkey, &algs[i])) == NULL) {
+            return AC_JOSE_ERR_INTERNAL;
+        }
+    }
     *out = key;
     return AC_JOSE_OK;
 }
@@ -1094,9 +1150,11 @@ static ac_jose_status verify_pkey(const alg_info *a, const ac_jose_key *key,
                                   const unsigned char *sig, apr_size_t sig_len)
 {
     /* 2 * (2 + 1 + 66) + 3 bytes at most for P-521 */
-    unsigned char der[160];
+    unsigned char der[160], digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
     EVP_MD_CTX *ctx;
-    EVP_PKEY_CTX *pctx = NULL;
+    const EVP_PKEY_CTX *template;
+    EVP_PKEY_CTX *pctx;
     const char *type;
     ac_jose_status rc;
 
@@ -1129,33 +1187,29 @@ static ac_jose_status verify_pkey(const alg_info *a, const ac_jose_key *key,
     if (key->pkey == NULL || !EVP_PKEY_is_a(key->pkey, type)) {
         return AC_JOSE_ERR_KEY_MISMATCH;
     }
-    ctx = EVP_MD_CTX_new();
-    if (ctx == NULL
-        || EVP_DigestVerifyInit_ex(ctx, &pctx, a->md, NULL, NULL, key->pkey,
-                                   NULL) != 1) {
+    if (a->kind == KIND_EDDSA) {
+        /* Ed25519 signs the message itself: one-shot EVP_DigestVerify */
+        ctx = EVP_MD_CTX_new();
+        if (ctx == NULL
+            || EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key->pkey) != 1) {
+            EVP_MD_CTX_free(ctx);
+            return AC_JOSE_ERR_INTERNAL;
+        }
+        rc = EVP_DigestVerify(ctx, sig, sig_len, input, input_len) == 1
+             ? AC_JOSE_OK : AC_JOSE_ERR_BAD_SIGNATURE;
         EVP_MD_CTX_free(ctx);
+        return rc;
+    }
+    template = key->verify[a - algs];
+    if (template == NULL
+        || EVP_Digest(input, input_len, digest, &digest_len, ac_digest(a->md),
+                      NULL) != 1
+        || (pctx = EVP_PKEY_CTX_dup(template)) == NULL) {
         return AC_JOSE_ERR_INTERNAL;
     }
-    if (a->kind == KIND_RSA_PSS) {
-        /* RFC 7518 section 3.5: MGF1 with the same hash, salt as long as
-         * the hash. */
-        if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1
-            || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
-                                                RSA_PSS_SALTLEN_DIGEST) != 1
-            || EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, a->md, NULL) != 1) {
-            EVP_MD_CTX_free(ctx);
-            return AC_JOSE_ERR_INTERNAL;
-        }
-    }
-    else if (a->kind == KIND_RSA_PKCS1) {
-        if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
-            EVP_MD_CTX_free(ctx);
-            return AC_JOSE_ERR_INTERNAL;
-        }
-    }
-    rc = EVP_DigestVerify(ctx, sig, sig_len, input, input_len) == 1
+    rc = EVP_PKEY_verify(pctx, sig, sig_len, digest, digest_len) == 1
          ? AC_JOSE_OK : AC_JOSE_ERR_BAD_SIGNATURE;
-    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_CTX_free(pctx);
     return rc;
 }
 

@@ -266,12 +266,52 @@ static void digest_hex(const EVP_MD *md, const void *data, apr_size_t len,
     OPENSSL_cleanse(buf, sizeof(buf));
 }
 
+static const char *const digest_names[] = { "SHA256", "SHA384", "SHA512" };
+static EVP_MD *digests[3];
+
+static apr_status_t digests_free(void *unused)
+{
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        EVP_MD_free(digests[i]);
+        digests[i] = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+void ac_digests_init(apr_pool_t *pconf)
+{
+    int i;
+
+    if (digests[0] != NULL) {
+        return;
+    }
+    for (i = 0; i < 3; i++) {
+        digests[i] = EVP_MD_fetch(NULL, digest_names[i], NULL);
+    }
+    apr_pool_cleanup_register(pconf, NULL, digests_free,
+                              apr_pool_cleanup_null);
+}
+
+const EVP_MD *ac_digest(const char *name)
+{
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        if (strcmp(name, digest_names[i]) == 0 && digests[i] != NULL) {
+            return digests[i];
+        }
+    }
+    return EVP_get_digestbyname(name);
+}
+
 void ac_sha256_hex(const void *data, apr_size_t len, char out[65])
 {
-    digest_hex(EVP_sha256(), data, len, out, 32);
+    digest_hex(ac_digest("SHA256"), data, len, out, 32);
 }
 
 void ac_sha512_hex(const void *data, apr_size_t len, char out[129])
 {
-    digest_hex(EVP_sha512(), data, len, out, 64);
+    digest_hex(ac_digest("SHA512"), data, len, out, 64);
 }

@@ -22,6 +22,8 @@
 
 #include "apr_pools.h"
 
+#include <openssl/evp.h>
+
 #define AC_KEY_DEFAULT_PREFIX "act_"
 #define AC_KEY_PREFIX_MAX     16
 #define AC_KEY_RANDOM_BYTES   32
@@ -68,5 +70,15 @@ apr_uint32_t ac_crc32(const void *data, apr_size_t len);
  * OpenSSL cannot compute the digest, which matches no stored hash. */
 void ac_sha256_hex(const void *data, apr_size_t len, char out[65]);
 void ac_sha512_hex(const void *data, apr_size_t len, char out[129]);
+
+/* Fetch SHA-256, SHA-384 and SHA-512 from OpenSSL's providers once, in
+ * post_config (before any thread), until `pconf` is cleared.  Without it every digest fetches its
+ * implementation again (EVP_sha256() and digest names do), under a lock
+ * that the threads of a busy child contend for. */
+void ac_digests_init(apr_pool_t *pconf);
+
+/* The digest called `name` ("SHA256", "SHA384", "SHA512"), fetched once
+ * when ac_digests_init() ran, else looked up now; NULL if unknown. */
+const EVP_MD *ac_digest(const char *name);
 
 #endif /* AC_KEY_H */

@@ -335,7 +335,7 @@ static void cache_id(const token_dir_conf *conf, const char *key,
     const char *sql = query_of(conf);
     unsigned int n = 32;
 
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(ctx, ac_digest("SHA256"), NULL);
     EVP_DigestUpdate(ctx, conf->db, strlen(conf->db) + 1);
     EVP_DigestUpdate(ctx, sql, strlen(sql) + 1);
     EVP_DigestUpdate(ctx, key, keylen);
@@ -780,6 +780,7 @@ static int token_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
+    ac_digests_init(pconf);
     return ac_cache_setup(s, pconf, ptemp, "AuthTokenCache",
                           sconf->cache_spec, TOKEN_MUTEX_TYPE, "authn_token",
                           &sconf->cache);
