@@ -16,7 +16,7 @@ use Time::HiRes qw(sleep);
 use ChainTest;
 use OAuth2Test;
 
-plan tests => 71;
+plan tests => 72;
 
 my $log_mark = error_log_size();
 my @sent;       # every token sent, to check that none reaches the log
@@ -107,6 +107,10 @@ ok t_cmp([@$env{qw(OAUTH2_CLAIM_sub OAUTH2_CLAIM_tenant OAUTH2_CLAIM_level
          'OAUTH2_CLAIM_<name> for each scalar claim, [^A-Za-z0-9_] as _');
 ok t_cmp([grep { /^OAUTH2_CLAIM_(?:groups|profile)$/ } sort keys %$env], [],
          'no OAUTH2_CLAIM_ variable for array and object claims');
+$env = identity(bearer('/oauth2/go/redirect?/oauth2/env', $token));
+ok t_cmp([@$env{qw(REMOTE_USER OAUTH2_CLAIM_sub OAUTH2_CLAIM_tenant)}],
+         ['oanote', 'oanote', 'acme'],
+         'an internal redirect gets the OAUTH2_CLAIM_ variables too');
 
 $res = bearer('/oauth2/env',
               mint(claims => { sub => 'twoaud', aud => ['api://x', AUD] }));

@@ -66,6 +66,8 @@ module AP_MODULE_DECLARE_DATA authn_oauth2_module;
 #define MAX_INTROSPECTION (64 * 1024)
 /* the largest cached record (a JWT's payload is at most 12288 bytes) */
 #define MAX_RECORD 16384
+/* The OAUTH2_CLAIM_* block of a granted request, for oauth2_fixups. */
+#define ENV_NOTE "authn-oauth2-claim-env"
 /* pairs and bytes of a form body read for AuthOAuth2AcceptFormToken */
 #define FORM_MAX_PAIRS 64
 #define FORM_MAX_SIZE (64 * 1024)
@@ -168,6 +170,7 @@ typedef struct {
     oauth2_verdict verdict;
     apr_int64_t expires;            /* epoch seconds, 0 = none */
     const char *user, *scopes, *data, *reason;
+    const char *env;                /* OAUTH2_CLAIM_*, see env_block() */
 } oauth2_record;
 
 static void *create_oauth2_srv_config(apr_pool_t *p, server_rec *s)
@@ -901,6 +904,17 @@ static auth_chain_status unavailable(auth_chain_result *res,
 
 /* The error_description of a failed JOSE check; `claim` names the claim
  * that a CLAIM_MISSING or CLAIM_TYPE is about. */
+/* The hex SHA-256 of the token, for the log and the lookups that need it:
+ * computed into `hash` at the first call ("" before). */
+static const char *token_hash(const char *token, apr_size_t len,
+                              char hash[65])
+{
+    if (hash[0] == '\0') {
+        ac_sha256_hex(token, len, hash);
+    }
+    return hash;
+}
+
 static const char *jose_reason(apr_pool_t *p, ac_jose_status st,
                                const char *claim)
 {
@@ -1022,6 +1036,57 @@ static const char *build_data(apr_pool_t *p, const json_t *claims,
     return result;
 }
 
+/* The OAUTH2_CLAIM_<name> variables of the scalar members of `claims`
+ * (booleans as true / false; not "active" of an introspection answer:
+ * build_data's choice), kept in the cached record so that a
+ * request's fixups need not parse JSON: "<name>=<length>:<value>" one
+ * after the other, the name reduced to [A-Za-z0-9_], the value up to its
+ * first NUL. */
+static const char *env_block(apr_pool_t *p, const json_t *claims,
+                             const char *source)
+{
+    apr_array_header_t *parts = apr_array_make(p, 16, sizeof(const char *));
+    const char *name;
+    json_t *v;
+
+    json_object_foreach((json_t *)claims, name, v) {
+        const char *value;
+        char *n, *c;
+
+        if (json_is_string(v)) {
+            value = json_string_value(v);
+        }
+        else if (json_is_integer(v)) {
+            value = apr_psprintf(p, "%" APR_INT64_T_FMT,
+                                 (apr_int64_t)json_integer_value(v));
+        }
+        else if (json_is_real(v)) {
+            value = apr_psprintf(p, "%.17g", json_real_value(v));
+        }
+        else if (json_is_boolean(v)) {
+            value = json_is_true(v) ? "true" : "false";
+        }
+        else {
+            continue;
+        }
+        if (strcmp(name, "scheme") == 0 || strcmp(name, "source") == 0
+            || (strcmp(name, "active") == 0
+                && strcmp(source, "introspection") == 0)) {
+            continue;
+        }
+        n = apr_pstrdup(p, name);
+        for (c = n; *c; c++) {
+            if (!apr_isalnum(*c) && *c != '_') {
+                *c = '_';
+            }
+        }
+        APR_ARRAY_PUSH(parts, const char *) =
+            apr_psprintf(p, "%s=%" APR_SIZE_T_FMT ":%s", n, strlen(value),
+                         value);
+    }
+    return apr_array_pstrcat(p, parts, 0);
+}
+
 /* Fill a GRANTED record from validated claims: the user (UserClaim), the
  * scopes and the data.  Returns NULL, or the reason to refuse. */
 static const char *grant_from_claims(request_rec *r,
@@ -1050,6 +1115,7 @@ static const char *grant_from_claims(request_rec *r,
     if (rec->data == NULL) {
         return "malformed token: internal error";
     }
+    rec->env = env_block(r->pool, claims, source);
     return NULL;
 }
 
@@ -1100,8 +1166,9 @@ typedef enum {
 
 static judge_status judge_jwt(request_rec *r, const oauth2_dir_conf *conf,
                               const char *token, apr_size_t len,
-                              const char *hash, oauth2_record *rec)
+                              oauth2_record *rec)
 {
+    char hash[65] = "";
     ac_jose_jws *jws;
     ac_jose_status st;
     const json_t *iss;
@@ -1168,7 +1235,8 @@ static judge_status judge_jwt(request_rec *r, const oauth2_dir_conf *conf,
     if (st != AC_JOSE_OK) {
         rec->reason = jose_reason(r->pool, st, NULL);
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AC_LOGNO(0507)
-                      "oauth2: token %.8s of %s: %s", hash,
+                      "oauth2: token %.8s of %s: %s",
+                      token_hash(token, len, hash),
                       ap_escape_logitem(r->pool, is->iss), rec->reason);
         return JUDGED;
     }
@@ -1411,7 +1479,7 @@ static void cache_id(const oauth2_dir_conf *conf, const char *path,
     char nums[64];
     int i;
 
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(ctx, ac_digest("SHA256"), NULL);
     digest_str(ctx, path);
     for (i = 0; conf->issuers && i < conf->issuers->nelts; i++) {
         const oauth2_issuer *is = APR_ARRAY_IDX(conf->issuers, i,
@@ -1437,28 +1505,29 @@ static void cache_id(const oauth2_dir_conf *conf, const char *path,
     EVP_MD_CTX_free(ctx);
 }
 
-/* "verdict expires", then user, scopes, data, reason */
+/* "verdict expires", then user, scopes, data, reason, env */
 static unsigned int encode_record(const oauth2_record *rec,
                                   unsigned char *buf, unsigned int size)
 {
-    const char *fields[4];
+    const char *fields[5];
     char head[48];
 
     fields[0] = rec->user;
     fields[1] = rec->scopes;
     fields[2] = rec->data;
     fields[3] = rec->reason;
+    fields[4] = rec->env;
     apr_snprintf(head, sizeof(head), "%d %" APR_INT64_T_FMT,
                  (int)rec->verdict, rec->expires);
-    return ac_record_encode(buf, size, head, fields, 4);
+    return ac_record_encode(buf, size, head, fields, 5);
 }
 
 static int decode_record(apr_pool_t *p, const unsigned char *buf,
                          unsigned int len, oauth2_record *rec)
 {
-    const char **const fields[4] = { &rec->user, &rec->scopes, &rec->data,
-                                     &rec->reason };
-    const char *head = ac_record_decode(p, buf, len, fields, 4);
+    const char **const fields[5] = { &rec->user, &rec->scopes, &rec->data,
+                                     &rec->reason, &rec->env };
+    const char *head = ac_record_decode(p, buf, len, fields, 5);
     int verdict;
 
     if (head == NULL
@@ -1475,13 +1544,12 @@ static int cache_get(request_rec *r, const oauth2_dir_conf *conf,
                      const unsigned char id[32], oauth2_record *rec)
 {
     ac_cache *cache = cache_of();
-    unsigned char *buf;
-    unsigned int len = MAX_RECORD;
+    unsigned char buf[MAX_RECORD];
+    unsigned int len = sizeof(buf);
 
     if (cache == NULL || conf->cache_ttl == 0) {
         return 0;
     }
-    buf = apr_palloc(r->pool, MAX_RECORD);
     if (!ac_cache_get(cache, r->server, id, 32, buf, &len, r->pool)
         || !decode_record(r->pool, buf, len, rec)) {
         return 0;
@@ -1633,7 +1701,7 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
     ac_auth_header h;
     const char *token = NULL, *form_token = NULL, *reason = NULL;
     apr_size_t len = 0, form_len = 0, i;
-    char hash[65];
+    char hash[65] = "";
     unsigned char id[32];
     oauth2_record rec;
     int dots = 0, have_issuers, negative = 0, cached;
@@ -1683,7 +1751,6 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
         return AUTH_CHAIN_DECLINED;
     }
 
-    ac_sha256_hex(token, len, hash);
     for (i = 0; i < len; i++) {
         dots += token[i] == '.';
     }
@@ -1702,7 +1769,7 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
     cached = cache_get(r, conf, id, &rec);
     if (!cached) {
         if (have_issuers && (dots == 2 || dots == 4)) {
-            switch (judge_jwt(r, conf, token, len, hash, &rec)) {
+            switch (judge_jwt(r, conf, token, len, &rec)) {
             case NO_KEYS:
                 return unavailable(res, "The token issuer's keys cannot be "
                                         "fetched.");
@@ -1714,14 +1781,16 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
             }
         }
         else if (conf->introspect != NULL) {
-            if (judge_introspection(r, conf, token, len, hash, &rec) != 0) {
+            if (judge_introspection(r, conf, token, len,
+                                    token_hash(token, len, hash), &rec)
+                != 0) {
                 return unavailable(res, "The token introspection endpoint "
                                         "cannot answer.");
             }
             negative = 1;
         }
         else if (conf->db != NULL) {
-            if (judge_db(r, conf, hash, &rec) != 0) {
+            if (judge_db(r, conf, token_hash(token, len, hash), &rec) != 0) {
                 return unavailable(res, "The token store is unavailable.");
             }
             negative = 1;
@@ -1736,13 +1805,17 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
 
     if (rec.verdict != VERDICT_GRANTED) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AC_LOGNO(0531)
-                      "oauth2: token %.8s refused%s: %s", hash,
+                      "oauth2: token %.8s refused%s: %s",
+                      token_hash(token, len, hash),
                       cached ? " (cached)" : "", rec.reason);
         return deny(res, "invalid_token", rec.reason);
     }
     res->user = rec.user;
     res->scopes = rec.scopes;
     res->data = rec.data;
+    if (rec.env != NULL) {
+        apr_table_setn(r->notes, ENV_NOTE, rec.env);
+    }
     return AUTH_CHAIN_GRANTED;
 }
 
@@ -1769,66 +1842,41 @@ static const auth_chain_provider oauth2_provider = {
  * Hooks
  */
 
-/* The OAUTH2_CLAIM_<name> variable name of a claim: every character
- * outside [A-Za-z0-9_] becomes '_'. */
-static const char *claim_env_name(apr_pool_t *p, const char *claim)
-{
-    char *name = apr_pstrcat(p, "OAUTH2_CLAIM_", claim, NULL);
-    char *c;
-
-    for (c = name + 13; *c; c++) {
-        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z')
-              || (*c >= '0' && *c <= '9') || *c == '_')) {
-            *c = '_';
-        }
-    }
-    return name;
-}
-
 /* fixups (after mod_auth_chain's): OAUTH2_CLAIM_<name> for each scalar
- * member of the auth data of a request the oauth2 scheme authenticated,
- * subrequests and internal redirects included. */
+ * claim of the token that authenticated the request, subrequests and
+ * internal redirects included (they take the block of the request that
+ * was authenticated: the chain authenticates once per client request). */
 static int oauth2_fixups(request_rec *r)
 {
     const char *data = apr_table_get(r->notes, AUTH_CHAIN_DATA_NOTE);
-    json_t *obj, *v;
-    const char *name;
+    const request_rec *first = r;
+    const char *env, *eq, *colon;
+    char *end;
+    apr_int64_t n;
 
     if (data == NULL || r->ap_auth_type == NULL
         || strcmp(r->ap_auth_type, "Bearer") != 0
         || ap_strstr_c(data, "\"scheme\":\"oauth2\"") == NULL) {
         return DECLINED;
     }
-    obj = json_loads(data, 0, NULL);
-    if (obj == NULL) {
-        return DECLINED;
+    while (first->main != NULL || first->prev != NULL) {
+        first = first->main != NULL ? first->main : first->prev;
     }
-    json_object_foreach(obj, name, v) {
-        const char *value = NULL;
-
-        if (strcmp(name, "scheme") == 0 || strcmp(name, "source") == 0) {
-            continue;
+    env = apr_table_get(first->notes, ENV_NOTE);
+    /* "<name>=<length>:<value>"..., written by env_block() */
+    while (env != NULL && (eq = strchr(env, '=')) != NULL) {
+        n = apr_strtoi64(eq + 1, &end, 10);
+        colon = end;
+        if (*colon != ':' || n < 0 || (apr_size_t)n > strlen(colon + 1)) {
+            break;
         }
-        if (json_is_string(v)) {
-            value = apr_pstrmemdup(r->pool, json_string_value(v),
-                                   json_string_length(v));
-        }
-        else if (json_is_integer(v)) {
-            value = apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
-                                 (apr_int64_t)json_integer_value(v));
-        }
-        else if (json_is_real(v)) {
-            value = apr_psprintf(r->pool, "%.17g", json_real_value(v));
-        }
-        else if (json_is_boolean(v)) {
-            value = json_is_true(v) ? "true" : "false";
-        }
-        if (value != NULL) {
-            apr_table_setn(r->subprocess_env, claim_env_name(r->pool, name),
-                           value);
-        }
+        apr_table_setn(r->subprocess_env,
+                       apr_pstrcat(r->pool, "OAUTH2_CLAIM_",
+                                   apr_pstrmemdup(r->pool, env, eq - env),
+                                   NULL),
+                       apr_pstrmemdup(r->pool, colon + 1, (apr_size_t)n));
+        env = colon + 1 + n;
     }
-    json_decref(obj);
     return DECLINED;
 }
 
@@ -1966,6 +2014,7 @@ static int oauth2_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
+    ac_digests_init(pconf);
     if (ac_http_global_init() != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0540)
                      "oauth2: curl_global_init failed");
