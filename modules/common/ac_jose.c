@@ -23,6 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "apr_lib.h"
 #include "apr_strings.h"
 #include "apr_tables.h"
 
@@ -1537,4 +1538,133 @@ ac_jose_status ac_jose_claim_scopes(apr_pool_t *p, const json_t *claims,
     }
     *scopes = apr_array_pstrcat(p, list, ' ');
     return AC_JOSE_OK;
+}
+
+ac_jose_status ac_jose_check_times_no_exp(const json_t *claims,
+                                          apr_int64_t now,
+                                          apr_int64_t leeway)
+{
+    double nbf;
+    int has_nbf;
+    ac_jose_status rc = optional_time(claims, "nbf", &nbf, &has_nbf);
+
+    if (rc != AC_JOSE_OK) {
+        return rc;
+    }
+    return has_nbf && (double)now + (double)leeway < nbf
+           ? AC_JOSE_ERR_NOT_YET_VALID : AC_JOSE_OK;
+}
+
+const char *ac_jose_claims_data(apr_pool_t *p, const json_t *claims,
+                                const char *source)
+{
+    json_t *out = json_object();
+    const char *name;
+    json_t *v;
+    char *text;
+    const char *result;
+
+    if (out == NULL) {
+        return NULL;
+    }
+    json_object_foreach((json_t *)claims, name, v) {
+        if (strcmp(name, "scheme") == 0 || strcmp(name, "source") == 0
+            || (strcmp(name, "active") == 0
+                && strcmp(source, "introspection") == 0)) {
+            continue;
+        }
+        if (json_is_string(v) || json_is_number(v) || json_is_boolean(v)) {
+            json_object_set(out, name, v);
+        }
+        else if (strcmp(name, "aud") == 0 && json_is_array(v)) {
+            size_t i;
+            json_t *m;
+            int strings = 1;
+
+            json_array_foreach(v, i, m) {
+                strings = strings && json_is_string(m);
+            }
+            if (strings) {
+                json_object_set(out, name, v);
+            }
+        }
+    }
+    json_object_set_new(out, "source", json_string(source));
+    text = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    if (text == NULL) {
+        return NULL;
+    }
+    result = apr_pstrdup(p, text);
+    free(text);
+    return result;
+}
+
+const char *ac_jose_claims_env(apr_pool_t *p, const json_t *claims,
+                               const char *source)
+{
+    apr_array_header_t *parts = apr_array_make(p, 16, sizeof(const char *));
+    const char *name;
+    json_t *v;
+
+    json_object_foreach((json_t *)claims, name, v) {
+        const char *value;
+        char *n, *c;
+
+        if (json_is_string(v)) {
+            value = json_string_value(v);
+        }
+        else if (json_is_integer(v)) {
+            value = apr_psprintf(p, "%" APR_INT64_T_FMT,
+                                 (apr_int64_t)json_integer_value(v));
+        }
+        else if (json_is_real(v)) {
+            value = apr_psprintf(p, "%.17g", json_real_value(v));
+        }
+        else if (json_is_boolean(v)) {
+            value = json_is_true(v) ? "true" : "false";
+        }
+        else {
+            continue;
+        }
+        if (strcmp(name, "scheme") == 0 || strcmp(name, "source") == 0
+            || (strcmp(name, "active") == 0
+                && strcmp(source, "introspection") == 0)) {
+            continue;
+        }
+        n = apr_pstrdup(p, name);
+        for (c = n; *c; c++) {
+            if (!apr_isalnum(*c) && *c != '_') {
+                *c = '_';
+            }
+        }
+        APR_ARRAY_PUSH(parts, const char *) =
+            apr_psprintf(p, "%s=%" APR_SIZE_T_FMT ":%s", n, strlen(value),
+                         value);
+    }
+    return apr_array_pstrcat(p, parts, 0);
+}
+
+int ac_jose_claims_env_next(const char **block, const char **name,
+                            apr_size_t *name_len, const char **value,
+                            apr_size_t *value_len)
+{
+    const char *eq, *colon;
+    char *end;
+    apr_int64_t n;
+
+    if (*block == NULL || (eq = strchr(*block, '=')) == NULL) {
+        return 0;
+    }
+    n = apr_strtoi64(eq + 1, &end, 10);
+    colon = end;
+    if (*colon != ':' || n < 0 || (apr_size_t)n > strlen(colon + 1)) {
+        return 0;
+    }
+    *name = *block;
+    *name_len = (apr_size_t)(eq - *block);
+    *value = colon + 1;
+    *value_len = (apr_size_t)n;
+    *block = colon + 1 + n;
+    return 1;
 }

@@ -337,4 +337,31 @@ ac_jose_status ac_jose_check_audience(const json_t *claims,
 ac_jose_status ac_jose_claim_scopes(apr_pool_t *p, const json_t *claims,
                                     const char **scopes);
 
+/* ac_jose_check_times() for claims in which exp is optional (an RFC 7662
+ * introspection answer): only nbf, when present, is checked. */
+ac_jose_status ac_jose_check_times_no_exp(const json_t *claims,
+                                          apr_int64_t now,
+                                          apr_int64_t leeway);
+
+/* The auth data of validated claims, as the text of one JSON object
+ * (compact): every top-level scalar member (strings, numbers, booleans),
+ * aud also as an array of strings, and "source": `source`.  Members named
+ * "scheme" (the chain's) and "source" are left out, and "active" when
+ * `source` is "introspection".  NULL if jansson fails. */
+const char *ac_jose_claims_data(apr_pool_t *p, const json_t *claims,
+                                const char *source);
+
+/* The same scalar members as environment variables, in one block:
+ * "<name>=<length>:<value>" one after the other, the name reduced to
+ * [A-Za-z0-9_] (others become '_'), the value up to its first NUL,
+ * numbers as JSON writes them, booleans as true / false. */
+const char *ac_jose_claims_env(apr_pool_t *p, const json_t *claims,
+                               const char *source);
+
+/* Read the next variable of such a block, advancing *block: 1, or 0 at
+ * its end (or at anything malformed). */
+int ac_jose_claims_env_next(const char **block, const char **name,
+                            apr_size_t *name_len, const char **value,
+                            apr_size_t *value_len);
+
 #endif /* AC_JOSE_H */

@@ -946,11 +946,11 @@ static const char *time_claim_at_fault(const json_t *claims,
                                        ac_jose_status st)
 {
     static const char *const names[] = { "exp", "nbf", "iat" };
-    double v;
+    apr_int64_t v;
     int i;
 
     for (i = 0; i < 3; i++) {
-        ac_jose_status s2 = ac_jose_claim_number(claims, names[i], &v);
+        ac_jose_status s2 = ac_jose_claim_time(claims, names[i], &v);
 
         if (s2 == st) {
             return names[i];
@@ -964,128 +964,21 @@ static ac_jose_status check_times(const json_t *claims, apr_int64_t leeway,
                                   int need_exp, const char **claim)
 {
     apr_int64_t now = apr_time_sec(apr_time_now());
-    ac_jose_status st;
+    ac_jose_status st = need_exp || json_object_get(claims, "exp") != NULL
+                        ? ac_jose_check_times(claims, now, leeway)
+                        : ac_jose_check_times_no_exp(claims, now, leeway);
 
-    if (!need_exp && json_object_get(claims, "exp") == NULL) {
-        /* introspection: exp is optional; nbf still counts */
-        apr_int64_t nbf;
-
-        *claim = "nbf";
-        if (json_object_get(claims, "nbf") == NULL) {
-            return AC_JOSE_OK;
-        }
-        st = ac_jose_claim_time(claims, "nbf", &nbf);
-        if (st != AC_JOSE_OK) {
-            return st;
-        }
-        return now + leeway < nbf ? AC_JOSE_ERR_NOT_YET_VALID : AC_JOSE_OK;
-    }
-    st = ac_jose_check_times(claims, now, leeway);
-    if (st == AC_JOSE_ERR_CLAIM_MISSING || st == AC_JOSE_ERR_CLAIM_TYPE) {
+    if (st == AC_JOSE_ERR_CLAIM_MISSING || st == AC_JOSE_ERR_CLAIM_TYPE
+        || st == AC_JOSE_ERR_CLAIM_INVALID) {
         *claim = time_claim_at_fault(claims, st);
+    }
+    else if (st == AC_JOSE_ERR_NOT_YET_VALID) {
+        *claim = "nbf";
     }
     return st;
 }
 
-/* The JSON text of the auth data: every top-level scalar member of
- * `claims` (strings, numbers, booleans), aud also as an array of strings,
- * and "source".  "scheme" is the chain's; "active" of an introspection
- * answer is left out. */
-static const char *build_data(apr_pool_t *p, const json_t *claims,
-                              const char *source)
-{
-    json_t *out = json_object();
-    const char *name;
-    json_t *v;
-    char *text;
-    const char *result;
 
-    if (out == NULL) {
-        return NULL;
-    }
-    json_object_foreach((json_t *)claims, name, v) {
-        if (strcmp(name, "scheme") == 0 || strcmp(name, "source") == 0
-            || (strcmp(name, "active") == 0
-                && strcmp(source, "introspection") == 0)) {
-            continue;
-        }
-        if (json_is_string(v) || json_is_number(v) || json_is_boolean(v)) {
-            json_object_set(out, name, v);
-        }
-        else if (strcmp(name, "aud") == 0 && json_is_array(v)) {
-            size_t i;
-            json_t *m;
-            int strings = 1;
-
-            json_array_foreach(v, i, m) {
-                strings = strings && json_is_string(m);
-            }
-            if (strings) {
-                json_object_set(out, name, v);
-            }
-        }
-    }
-    json_object_set_new(out, "source", json_string(source));
-    text = json_dumps(out, JSON_COMPACT);
-    json_decref(out);
-    if (text == NULL) {
-        return NULL;
-    }
-    result = apr_pstrdup(p, text);
-    free(text);
-    return result;
-}
-
-/* The OAUTH2_CLAIM_<name> variables of the scalar members of `claims`
- * (booleans as true / false; not "active" of an introspection answer:
- * build_data's choice), kept in the cached record so that a
- * request's fixups need not parse JSON: "<name>=<length>:<value>" one
- * after the other, the name reduced to [A-Za-z0-9_], the value up to its
- * first NUL. */
-static const char *env_block(apr_pool_t *p, const json_t *claims,
-                             const char *source)
-{
-    apr_array_header_t *parts = apr_array_make(p, 16, sizeof(const char *));
-    const char *name;
-    json_t *v;
-
-    json_object_foreach((json_t *)claims, name, v) {
-        const char *value;
-        char *n, *c;
-
-        if (json_is_string(v)) {
-            value = json_string_value(v);
-        }
-        else if (json_is_integer(v)) {
-            value = apr_psprintf(p, "%" APR_INT64_T_FMT,
-                                 (apr_int64_t)json_integer_value(v));
-        }
-        else if (json_is_real(v)) {
-            value = apr_psprintf(p, "%.17g", json_real_value(v));
-        }
-        else if (json_is_boolean(v)) {
-            value = json_is_true(v) ? "true" : "false";
-        }
-        else {
-            continue;
-        }
-        if (strcmp(name, "scheme") == 0 || strcmp(name, "source") == 0
-            || (strcmp(name, "active") == 0
-                && strcmp(source, "introspection") == 0)) {
-            continue;
-        }
-        n = apr_pstrdup(p, name);
-        for (c = n; *c; c++) {
-            if (!apr_isalnum(*c) && *c != '_') {
-                *c = '_';
-            }
-        }
-        APR_ARRAY_PUSH(parts, const char *) =
-            apr_psprintf(p, "%s=%" APR_SIZE_T_FMT ":%s", n, strlen(value),
-                         value);
-    }
-    return apr_array_pstrcat(p, parts, 0);
-}
 
 /* Fill a GRANTED record from validated claims: the user (UserClaim), the
  * scopes and the data.  Returns NULL, or the reason to refuse. */
@@ -1111,11 +1004,11 @@ static const char *grant_from_claims(request_rec *r,
     rec->user = apr_pstrmemdup(r->pool, json_string_value(user),
                                json_string_length(user));
     rec->scopes = scopes;
-    rec->data = build_data(r->pool, claims, source);
+    rec->data = ac_jose_claims_data(r->pool, claims, source);
     if (rec->data == NULL) {
         return "malformed token: internal error";
     }
-    rec->env = env_block(r->pool, claims, source);
+    rec->env = ac_jose_claims_env(r->pool, claims, source);
     return NULL;
 }
 
@@ -1843,16 +1736,16 @@ static const auth_chain_provider oauth2_provider = {
  */
 
 /* fixups (after mod_auth_chain's): OAUTH2_CLAIM_<name> for each scalar
- * claim of the token that authenticated the request, subrequests and
+ * claim of the token that authenticated the request (the block that
+ * ac_jose_claims_env() made when it was judged), subrequests and
  * internal redirects included (they take the block of the request that
  * was authenticated: the chain authenticates once per client request). */
 static int oauth2_fixups(request_rec *r)
 {
     const char *data = apr_table_get(r->notes, AUTH_CHAIN_DATA_NOTE);
     const request_rec *first = r;
-    const char *env, *eq, *colon;
-    char *end;
-    apr_int64_t n;
+    const char *env, *name, *value;
+    apr_size_t name_len, value_len;
 
     if (data == NULL || r->ap_auth_type == NULL
         || strcmp(r->ap_auth_type, "Bearer") != 0
@@ -1863,19 +1756,13 @@ static int oauth2_fixups(request_rec *r)
         first = first->main != NULL ? first->main : first->prev;
     }
     env = apr_table_get(first->notes, ENV_NOTE);
-    /* "<name>=<length>:<value>"..., written by env_block() */
-    while (env != NULL && (eq = strchr(env, '=')) != NULL) {
-        n = apr_strtoi64(eq + 1, &end, 10);
-        colon = end;
-        if (*colon != ':' || n < 0 || (apr_size_t)n > strlen(colon + 1)) {
-            break;
-        }
+    while (ac_jose_claims_env_next(&env, &name, &name_len, &value,
+                                   &value_len)) {
         apr_table_setn(r->subprocess_env,
                        apr_pstrcat(r->pool, "OAUTH2_CLAIM_",
-                                   apr_pstrmemdup(r->pool, env, eq - env),
+                                   apr_pstrmemdup(r->pool, name, name_len),
                                    NULL),
-                       apr_pstrmemdup(r->pool, colon + 1, (apr_size_t)n));
-        env = colon + 1 + n;
+                       apr_pstrmemdup(r->pool, value, value_len));
     }
     return DECLINED;
 }

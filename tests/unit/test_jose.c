@@ -1376,6 +1376,16 @@ static ac_jose_status times(const char *text, apr_int64_t now,
     return rc;
 }
 
+static ac_jose_status times_no_exp(const char *text, apr_int64_t now,
+                                   apr_int64_t leeway)
+{
+    json_t *c = J(text);
+    ac_jose_status rc = ac_jose_check_times_no_exp(c, now, leeway);
+
+    json_decref(c);
+    return rc;
+}
+
 static ac_jose_status aud(const char *text, const char *want)
 {
     json_t *c = J(text);
@@ -1405,7 +1415,7 @@ static int scopes_are(apr_pool_t *p, const char *text, ac_jose_status want,
     return rc == want && (value == NULL || (s && strcmp(s, value) == 0));
 }
 
-#define N_CLAIMS 32
+#define N_CLAIMS 37
 static void test_claims(apr_pool_t *p)
 {
     json_t *c;
@@ -1469,6 +1479,59 @@ static void test_claims(apr_pool_t *p)
        && times("{\"exp\":3000,\"iat\":1e17}", 2000, 0)
           == AC_JOSE_ERR_CLAIM_INVALID,
        "exp, nbf or iat beyond 2^53 seconds is refused");
+    ok(times_no_exp("{\"sub\":\"a\"}", 2000, 0) == AC_JOSE_OK
+       && times_no_exp("{\"nbf\":2100}", 2000, 60)
+          == AC_JOSE_ERR_NOT_YET_VALID
+       && times_no_exp("{\"nbf\":2060}", 2000, 60) == AC_JOSE_OK
+       && times_no_exp("{\"nbf\":\"1\"}", 2000, 0) == AC_JOSE_ERR_CLAIM_TYPE,
+       "without exp (introspection) only nbf is checked, with leeway");
+
+    c = J("{\"sub\":\"al\\u00e9\",\"n\":7,\"r\":1.5,\"b\":true,"
+          "\"aud\":[\"a\",\"b\"],\"grp\":[\"x\"],\"o\":{},\"z\":null,"
+          "\"scheme\":\"x\",\"source\":\"y\",\"active\":true,"
+          "\"x-team\":\"a=1:2\"}");
+    s = ac_jose_claims_data(p, c, "jwt");
+    {
+        json_t *d = s ? json_loads(s, 0, NULL) : NULL;
+
+        ok(d != NULL && json_object_size(d) == 8
+           && strcmp(json_string_value(json_object_get(d, "source")), "jwt")
+              == 0
+           && json_array_size(json_object_get(d, "aud")) == 2
+           && json_object_get(d, "grp") == NULL
+           && json_object_get(d, "o") == NULL
+           && json_is_true(json_object_get(d, "active")),
+           "the auth data: scalars, aud as an array, our source, no scheme");
+        json_decref(d);
+    }
+    s = ac_jose_claims_data(p, c, "introspection");
+    ok(s != NULL && strstr(s, "\"active\"") == NULL,
+       "an introspection answer's active is not auth data");
+    {
+        const char *block = ac_jose_claims_env(p, c, "jwt"), *name, *value;
+        apr_size_t nl, vl;
+        int n = 0, team = 0, b = 0, sub = 0;
+
+        while (ac_jose_claims_env_next(&block, &name, &nl, &value, &vl)) {
+            n++;
+            team += nl == 6 && memcmp(name, "x_team", 6) == 0
+                    && vl == 5 && memcmp(value, "a=1:2", 5) == 0;
+            b += nl == 1 && name[0] == 'b' && vl == 4
+                 && memcmp(value, "true", 4) == 0;
+            sub += nl == 3 && vl == 4 && memcmp(value, "al\xc3\xa9", 4) == 0;
+        }
+        ok(n == 6 && team && b && sub,
+           "the claim variables: scalars only, names reduced, values with "
+           "= and : kept whole");
+    }
+    {
+        const char *bad = "a=9:xy", *name, *value;
+        apr_size_t nl, vl;
+
+        ok(!ac_jose_claims_env_next(&bad, &name, &nl, &value, &vl),
+           "a block whose length runs past its end is not read");
+    }
+    json_decref(c);
 
     ok(iss("{\"iss\":\"https://a.example\"}", "https://a.example")
        == AC_JOSE_OK, "the expected issuer matches");
