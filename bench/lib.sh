@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # variables set here for the calling script
-# bench/lib.sh -- shared by bench/token and bench/oauth2 (sourced, not run,
-# after build/lib.sh).
+# bench/lib.sh -- shared by bench/token, bench/oauth2 and bench/soak
+# (sourced, not run, after build/lib.sh).
 #
 # What every benchmark here does the same way: the common options, the work
 # directory and its cleanup, one httpd (configuration head, modules, start,
@@ -427,4 +427,21 @@ bench_finish() {
         exit 1
     fi
     exit 0
+}
+
+# --- processes, memory, PostgreSQL (added for bench/soak) ---------------------------
+
+# bench_child_pids: the pids of httpd's child processes, one a line, sorted
+bench_child_pids() { pgrep -P "$httpd_pid" | sort -n; }
+
+# bench_proc_kb PID FIELD: a field of /proc/PID/status in kB (VmRSS, RssAnon,
+# RssShmem, VmHWM...), empty when the process is gone
+bench_proc_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# bench_pg_connections: the client connections to the benchmark's database
+# (AUTHCHAIN_PGDATABASE) other than the one asking
+bench_pg_connections() {
+    "$AC_PG_BINDIR/psql" -X -A -t -q -c "SELECT count(*) FROM pg_stat_activity
+        WHERE datname = current_database() AND backend_type = 'client backend'
+          AND pid <> pg_backend_pid()" 2>/dev/null
 }
