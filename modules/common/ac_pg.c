@@ -397,12 +397,13 @@ ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
 {
     apr_time_t deadline = apr_time_now() + pool->timeout;
     const char *err = NULL;
-    int attempt;
 
     *res = NULL;
-    /* A pooled connection may have died with a restarted server: then try
-     * once more on a fresh one, within the same deadline. */
-    for (attempt = 0; attempt < 2; attempt++) {
+    /* A pooled connection may have died with a restarted server, and so
+     * may every other idle one: close it and take the next, until a fresh
+     * connection answers or fails, within the same deadline.  (Each round
+     * closes one idle connection, so the loop ends.) */
+    for (;;) {
         int fresh = 0, conn_ok = 0;
         ac_pg_conn *c = acquire(pool, p, deadline, &fresh, &err);
 
@@ -421,8 +422,8 @@ ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
             note_health(pool, s, what, 1, NULL);
             return AC_PG_OK;
         }
-        if (fresh || conn_ok) {
-            break;      /* a new connection failed, or the SQL did */
+        if (fresh || conn_ok || apr_time_now() >= deadline) {
+            break;      /* a new connection failed, the SQL did, or time is up */
         }
     }
     note_health(pool, s, what, 0, err ? err : "unknown error");
