@@ -82,7 +82,7 @@ ok t_cmp(scalar($log =~ /xyzzy/), '', 'the password never reaches the log');
 
 $mark = error_log_size();
 GET $url, 'X-Outcome' => 'unavailable';
-ok t_cmp(error_log_since($mark), qr/scheme outcome unavailable the request: store down/,
+ok t_cmp(error_log_since($mark), qr/scheme outcome is unavailable for the request: store down/,
          'UNAVAILABLE is logged with its reason');
 
 $res = GET $url, 'X-Outcome' => 'granted:carol', Authorization => basic('alice', 'wrong');

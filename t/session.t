@@ -69,7 +69,7 @@ for my $method (qw(PUT PATCH DELETE)) {
 }
 
 my $log = error_log_since($mark);
-ok t_cmp($log, qr/scheme session forbidden the request \(user 'alice'\): CSRF Failed: CSRF token missing\./,
+ok t_cmp($log, qr/scheme session forbade the request \(user 'alice'\): CSRF Failed: CSRF token missing\./,
          'the CSRF failure is logged with the user and the reason');
 ok t_cmp(index($log, 'secret') + index($log, cookie_value($ua, 'session')), -2,
          'neither the password nor the session cookie reaches the error log');

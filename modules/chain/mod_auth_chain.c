@@ -374,7 +374,9 @@ static chain_answer *consult(request_rec *r, const chain_scheme *s)
     case AUTH_CHAIN_UNAVAILABLE:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AC_LOGNO(0003)
                       "scheme %s %s the request%s%s%s: %s", s->name,
-                      status_name(a->status),
+                      a->status == AUTH_CHAIN_DENIED ? "denied"
+                      : a->status == AUTH_CHAIN_FORBIDDEN ? "forbade"
+                      : "is unavailable for",
                       a->res.user ? " (user '" : "",
                       a->res.user ? ap_escape_logitem(r->pool, a->res.user)
                                   : "",
@@ -874,6 +876,7 @@ static const auth_chain_provider basic_provider = {
 
 static void register_hooks(apr_pool_t *p)
 {
+    AC_LOG_MODULE(auth_chain);
     ap_hook_check_access_ex(chain_check_access, NULL, NULL, APR_HOOK_FIRST,
                             AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(chain_check_authn, NULL, NULL, APR_HOOK_MIDDLE,

@@ -9,7 +9,12 @@
 #include "ap_provider.h"
 
 #include "ac_common.h"
+#include "ac_request.h"
 #include "ac_cache.h"
+
+/* Log as the module that links this copy (ac_request.h). */
+#undef APLOG_MODULE_INDEX
+#define APLOG_MODULE_INDEX AC_LOG_SHARED_CODE
 
 void ac_cache_register_mutex(apr_pool_t *pconf, const char *mutex_type)
 {

@@ -12,7 +12,12 @@
 #include "http_log.h"
 
 #include "ac_common.h"
+#include "ac_request.h"
 #include "ac_pg.h"
+
+/* Log as the module that links this copy (ac_request.h). */
+#undef APLOG_MODULE_INDEX
+#define APLOG_MODULE_INDEX AC_LOG_SHARED_CODE
 
 /* How long the pool answers "unavailable" without trying after a failed
  * connection attempt. */

@@ -8,6 +8,8 @@
 #include "ac_common.h"
 #include "ac_request.h"
 
+const int *ac_log_module_index;
+
 const char *ac_challenge(request_rec *r, const char *scheme)
 {
     const char *realm = ap_auth_name(r);

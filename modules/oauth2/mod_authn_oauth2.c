@@ -1930,6 +1930,7 @@ static void register_hooks(apr_pool_t *p)
 {
     static const char *const after_chain[] = { "mod_auth_chain.c", NULL };
 
+    AC_LOG_MODULE(authn_oauth2);
     ap_hook_pre_config(oauth2_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(oauth2_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(oauth2_post_config, NULL, NULL, APR_HOOK_MIDDLE);

@@ -984,6 +984,7 @@ static int session_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void register_hooks(apr_pool_t *p)
 {
+    AC_LOG_MODULE(authn_session);
     ap_hook_pre_config(session_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(session_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(session_retrieve_functions, NULL, NULL,

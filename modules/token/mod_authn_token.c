@@ -797,6 +797,7 @@ static void token_child_init(apr_pool_t *pchild, server_rec *s)
 
 static void register_hooks(apr_pool_t *p)
 {
+    AC_LOG_MODULE(authn_token);
     ap_hook_pre_config(token_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(token_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(token_child_init, NULL, NULL, APR_HOOK_MIDDLE);
