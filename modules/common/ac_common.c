@@ -2,6 +2,7 @@
 
 #include "apr_lib.h"
 #include "apr_strings.h"
+#include "apr_uri.h"
 
 #include <stdlib.h>
 
@@ -341,6 +342,62 @@ int ac_is_http_token(const char *s)
         }
     }
     return 1;
+}
+
+int ac_csrf_token_valid(const char *v)
+{
+    const char *c;
+
+    if (v == NULL || strlen(v) != AC_CSRF_TOKEN_LENGTH) {
+        return 0;
+    }
+    for (c = v; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '-' && *c != '_') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void lowercase(char *s)
+{
+    for (; *s; s++) {
+        *s = apr_tolower(*s);
+    }
+}
+
+const char *ac_url_origin(apr_pool_t *p, const char *url)
+{
+    apr_uri_t u;
+    char *scheme, *host;
+    const char *c;
+
+    if (url == NULL || apr_uri_parse(p, url, &u) != APR_SUCCESS
+        || u.scheme == NULL || u.hostname == NULL || *u.hostname == '\0') {
+        return NULL;
+    }
+    for (c = u.hostname; *c; c++) {
+        if (!apr_isalnum(*c) && strchr(".-:_", *c) == NULL) {
+            return NULL;
+        }
+    }
+    for (c = u.scheme; *c; c++) {
+        if (!apr_isalnum(*c) && strchr("+-.", *c) == NULL) {
+            return NULL;
+        }
+    }
+    scheme = apr_pstrdup(p, u.scheme);
+    lowercase(scheme);
+    host = strchr(u.hostname, ':')      /* an IPv6 literal */
+           ? apr_pstrcat(p, "[", u.hostname, "]", NULL)
+           : apr_pstrdup(p, u.hostname);
+    lowercase(host);
+    if (u.port_str != NULL && *u.port_str != '\0'
+        && u.port != apr_uri_port_of_scheme(scheme)) {
+        return apr_psprintf(p, "%s://%s:%u", scheme, host,
+                            (unsigned int)u.port);
+    }
+    return apr_pstrcat(p, scheme, "://", host, NULL);
 }
 
 const char *ac_parse_int(apr_pool_t *p, const char *what, const char *arg,

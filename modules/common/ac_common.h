@@ -75,6 +75,22 @@ int ac_scopes_intersect(const char *have, const char *want);
  * header names, cookie names and authentication scheme names are. */
 int ac_is_http_token(const char *s);
 
+/* A CSRF token as mod_authn_session issues it: 32 bytes from the CSPRNG
+ * in unpadded base64url. */
+#define AC_CSRF_TOKEN_LENGTH 43
+
+/* Whether `v` has the form of a CSRF token: exactly AC_CSRF_TOKEN_LENGTH
+ * characters of [A-Za-z0-9_-].  1 or 0 (NULL included). */
+int ac_csrf_token_valid(const char *v);
+
+/* The origin of a URL (RFC 6454 section 4) as a browser sends it in
+ * Origin: "scheme://host" or "scheme://host:port", scheme and host
+ * lowercased, an IPv6 literal in brackets, the port only when it is not
+ * the scheme's default.  NULL when `url` is NULL, does not parse, has no
+ * scheme or host, or has a character outside [A-Za-z0-9+.-] in the scheme
+ * or outside [A-Za-z0-9.:_-] in the host. */
+const char *ac_url_origin(apr_pool_t *p, const char *url);
+
 /* A directive's whole number from `min` to `max`: NULL and *out set, or
  * the message "<what>: '<arg>' must be a whole number from min to max". */
 const char *ac_parse_int(apr_pool_t *p, const char *what, const char *arg,

@@ -1627,7 +1627,8 @@ const char *ac_jose_claims_env(apr_pool_t *p, const json_t *claims,
         else {
             continue;
         }
-        if (strcmp(name, "scheme") == 0 || strcmp(name, "source") == 0
+        if (*name == '\0' || strcmp(name, "scheme") == 0
+            || strcmp(name, "source") == 0
             || (strcmp(name, "active") == 0
                 && strcmp(source, "introspection") == 0)) {
             continue;

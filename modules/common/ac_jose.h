@@ -353,8 +353,9 @@ const char *ac_jose_claims_data(apr_pool_t *p, const json_t *claims,
 
 /* The same scalar members as environment variables, in one block:
  * "<name>=<length>:<value>" one after the other, the name reduced to
- * [A-Za-z0-9_] (others become '_'), the value up to its first NUL,
- * numbers as JSON writes them, booleans as true / false. */
+ * [A-Za-z0-9_] (others become '_'; a claim named "" is left out), the
+ * value up to its first NUL, numbers as JSON writes them, booleans as
+ * true / false. */
 const char *ac_jose_claims_env(apr_pool_t *p, const json_t *claims,
                                const char *source);
 

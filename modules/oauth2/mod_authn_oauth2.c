@@ -978,8 +978,6 @@ static ac_jose_status check_times(const json_t *claims, apr_int64_t leeway,
     return st;
 }
 
-
-
 /* Fill a GRANTED record from validated claims: the user (UserClaim), the
  * scopes and the data.  Returns NULL, or the reason to refuse. */
 static const char *grant_from_claims(request_rec *r,

@@ -21,7 +21,6 @@
  * owner.
  */
 
-#include "apr_lib.h"
 #include "apr_optional.h"
 #include "apr_strings.h"
 #include "apr_time.h"
@@ -48,9 +47,9 @@ module AP_MODULE_DECLARE_DATA authn_session_module;
 
 #define DEFAULT_CSRF_COOKIE "csrftoken"
 #define DEFAULT_CSRF_HEADER "X-CSRFToken"
-/* 256 bits from the CSPRNG, 43 characters of unpadded base64url */
+/* 256 bits from the CSPRNG, AC_CSRF_TOKEN_LENGTH characters of unpadded
+ * base64url */
 #define CSRF_TOKEN_BYTES 32
-#define CSRF_TOKEN_LENGTH 43
 /* as Django's CSRF_COOKIE_AGE: one year */
 #define CSRF_COOKIE_MAX_AGE 31449600
 /* r->notes of the initial request: a CSRF cookie was issued already */
@@ -397,16 +396,10 @@ static const char *csrf_cookie_of(request_rec *r,
                                   const session_dir_conf_t *conf)
 {
     const char *v = NULL;
-    const char *c;
 
     if (ap_cookie_read(r, conf->csrf_cookie, &v, 0) != APR_SUCCESS
-        || v == NULL || strlen(v) != CSRF_TOKEN_LENGTH) {
+        || !ac_csrf_token_valid(v)) {
         return NULL;
-    }
-    for (c = v; *c; c++) {
-        if (!apr_isalnum(*c) && *c != '-' && *c != '_') {
-            return NULL;
-        }
     }
     return v;
 }
@@ -448,46 +441,10 @@ static int session_header_parser(request_rec *r)
  * The CSRF check
  */
 
-/* A URL's origin, "scheme://host[:port]" lowercased and without the
- * scheme's default port, or NULL when it has none (RFC 6454 section 4). */
-static const char *origin_of(apr_pool_t *p, const char *url)
-{
-    apr_uri_t u;
-    char *scheme, *host;
-    const char *c;
-
-    if (url == NULL || apr_uri_parse(p, url, &u) != APR_SUCCESS
-        || u.scheme == NULL || u.hostname == NULL || *u.hostname == '\0') {
-        return NULL;
-    }
-    for (c = u.hostname; *c; c++) {
-        if (!apr_isalnum(*c) && strchr(".-:_", *c) == NULL) {
-            return NULL;
-        }
-    }
-    for (c = u.scheme; *c; c++) {
-        if (!apr_isalnum(*c) && strchr("+-.", *c) == NULL) {
-            return NULL;
-        }
-    }
-    scheme = apr_pstrdup(p, u.scheme);
-    ap_str_tolower(scheme);
-    host = strchr(u.hostname, ':')      /* an IPv6 literal */
-           ? apr_pstrcat(p, "[", u.hostname, "]", NULL)
-           : apr_pstrdup(p, u.hostname);
-    ap_str_tolower(host);
-    if (u.port_str != NULL && *u.port_str != '\0'
-        && u.port != apr_uri_port_of_scheme(scheme)) {
-        return apr_psprintf(p, "%s://%s:%u", scheme, host,
-                            (unsigned int)u.port);
-    }
-    return apr_pstrcat(p, scheme, "://", host, NULL);
-}
-
 /* This request's own origin, as a browser on this site would send it. */
 static const char *own_origin(request_rec *r)
 {
-    return origin_of(r->pool, ap_construct_url(r->pool, "/", r));
+    return ac_url_origin(r->pool, ap_construct_url(r->pool, "/", r));
 }
 
 /* A client-supplied value, as a 403 reason may repeat it: short, and
@@ -520,7 +477,7 @@ static const char *csrf_failure(request_rec *r, const session_dir_conf_t *conf)
         const char *referer = apr_table_get(r->headers_in, "Referer");
 
         if (origin != NULL) {
-            const char *theirs = origin_of(r->pool, origin);
+            const char *theirs = ac_url_origin(r->pool, origin);
 
             if (theirs == NULL || ours == NULL || strcmp(theirs, ours) != 0) {
                 return apr_psprintf(r->pool, "Origin checking failed - %s "
@@ -534,7 +491,7 @@ static const char *csrf_failure(request_rec *r, const session_dir_conf_t *conf)
             if (referer == NULL || *referer == '\0') {
                 return "Referer checking failed - no Referer.";
             }
-            if ((theirs = origin_of(r->pool, referer)) == NULL) {
+            if ((theirs = ac_url_origin(r->pool, referer)) == NULL) {
                 return "Referer checking failed - Referer is malformed.";
             }
             if (strncmp(theirs, "https://", 8) != 0) {
@@ -559,8 +516,8 @@ static const char *csrf_failure(request_rec *r, const session_dir_conf_t *conf)
     }
     /* the length is public (every token has 43 characters); the content
      * is compared in constant time */
-    if (strlen(header) != CSRF_TOKEN_LENGTH
-        || !ac_ct_equal(header, cookie, CSRF_TOKEN_LENGTH)) {
+    if (strlen(header) != AC_CSRF_TOKEN_LENGTH
+        || !ac_ct_equal(header, cookie, AC_CSRF_TOKEN_LENGTH)) {
         return "CSRF token incorrect.";
     }
     return NULL;

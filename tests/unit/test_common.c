@@ -179,18 +179,46 @@ static void test_directive_numbers_and_records(apr_pool_t *p)
        "a truncated record, or one with another field count, is refused");
 }
 
+static void test_csrf_and_origin(apr_pool_t *p)
+{
+    const char *o;
+
+    ok(ac_csrf_token_valid("KzNTWJbCxk_wghqeTyLTIB3etc_ol3SX0am8QAuhCMI"),
+       "a CSRF token of 43 base64url characters is well formed");
+    ok(!ac_csrf_token_valid(NULL) && !ac_csrf_token_valid("")
+       && !ac_csrf_token_valid("KzNTWJbCxk_wghqeTyLTIB3etc_ol3SX0am8QAuhCM")
+       && !ac_csrf_token_valid("KzNTWJbCxk_wghqeTyLTIB3etc_ol3SX0am8QAuhCMI0")
+       && !ac_csrf_token_valid("KzNTWJbCxk/wghqeTyLTIB3etc+ol3SX0am8QAuhCMI"),
+       "a CSRF token of another length or alphabet is refused");
+    ok((o = ac_url_origin(p, "HTTPS://App.Example:443/path?q#f")) != NULL
+       && strcmp(o, "https://app.example") == 0,
+       "an origin is lowercased and loses the default port and the path");
+    ok((o = ac_url_origin(p, "http://u:pw@x.example:8080/")) != NULL
+       && strcmp(o, "http://x.example:8080") == 0,
+       "an origin keeps another port and drops the user info");
+    ok((o = ac_url_origin(p, "https://[::1]:8443/")) != NULL
+       && strcmp(o, "https://[::1]:8443") == 0,
+       "an IPv6 origin is bracketed");
+    ok(ac_url_origin(p, NULL) == NULL && ac_url_origin(p, "/relative") == NULL
+       && ac_url_origin(p, "file:///etc/passwd") == NULL
+       && ac_url_origin(p, "https://a<b.example/") == NULL
+       && ac_url_origin(p, "null") == NULL,
+       "no origin without a scheme and a plain host");
+}
+
 int main(void)
 {
     apr_pool_t *p;
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    tap_plan(13 + 15 + 7 + 15 + 9);
+    tap_plan(13 + 15 + 7 + 15 + 9 + 6);
     test_split();
     test_base64(p);
     test_encoders(p);
     test_scopes_and_compare();
     test_directive_numbers_and_records(p);
+    test_csrf_and_origin(p);
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();
