@@ -12,7 +12,7 @@ AC_PACKAGES="apache2 apache2-dev apache2-utils libapache2-mod-perl2
     libssl-dev libpq-dev libjansson-dev libcurl4-openssl-dev
     libaprutil1-dbd-pgsql postgresql autoconf automake libtool pkg-config
     make gcc curl redis-server memcached libcryptx-perl libhttp-daemon-perl
-    libwww-perl"
+    libwww-perl clang-14 libclang-rt-14-dev"
 
 ac_say() { printf '==> %s\n' "$*" >&2; }
 ac_warn() { printf 'warning: %s\n' "$*" >&2; }
@@ -47,24 +47,34 @@ ac_install_packages() {
         ac_die "apt-get install failed"
 }
 
-# A copy of the source tree $1 in a new directory owned by AC_USER; prints
-# its path.  Only the files git knows of (tracked or not ignored) when $1 is
-# a git work tree, so that build products of an earlier in-tree build do not
-# travel along.
+# Copy the source tree $1 into the existing directory $2.  Only the files
+# git knows of (tracked or not ignored) when $1 is a git work tree, so that
+# build products of an earlier in-tree build do not travel along; else
+# everything but .git, and a configured copy is cleaned with make distclean.
 # shellcheck disable=SC2016  # the sh -c script is single-quoted on purpose
-ac_copy_tree() {
-    local src=$1 dst
-    dst=$(mktemp -d "${TMPDIR:-/tmp}/authchain.XXXXXX") || ac_die "mktemp failed"
+ac_copy_sources() {
+    local src=$1 dst=$2
     if command -v git >/dev/null 2>&1 &&
         git -c safe.directory='*' -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
         (cd "$src" && git -c safe.directory='*' ls-files -z --cached --others --exclude-standard |
             xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
             tar --null -T - -cf -) | tar -C "$dst" -xf - ||
-            ac_die "cannot copy $src to $dst"
+            { ac_warn "cannot copy $src to $dst"; return 1; }
     else
         tar -C "$src" --exclude=./.git -cf - . | tar -C "$dst" -xf - ||
-            ac_die "cannot copy $src to $dst"
+            { ac_warn "cannot copy $src to $dst"; return 1; }
+        if [ -f "$dst/Makefile" ]; then
+            make -C "$dst" -s distclean >/dev/null 2>&1 || true
+        fi
     fi
+}
+
+# A copy of the source tree $1 in a new directory owned by AC_USER; prints
+# its path.
+ac_copy_tree() {
+    local src=$1 dst
+    dst=$(mktemp -d "${TMPDIR:-/tmp}/authchain.XXXXXX") || ac_die "mktemp failed"
+    ac_copy_sources "$src" "$dst" || ac_die "cannot copy $src to $dst"
     chown -R "$AC_USER:" "$dst"
     chmod 755 "$dst"
     printf '%s\n' "$dst"
@@ -116,14 +126,16 @@ ac_signal_child() {
     kill -TERM ${pids:-$AC_CHILD} 2>/dev/null
 }
 
-# autogen, configure and make in the current directory ($1: log file).
+# autogen, configure and make in the current directory ($1: log file; the
+# other arguments go to configure).
 ac_build() {
     local log=$1 jobs
+    shift
     jobs=$(nproc 2>/dev/null || echo 2)
-    ac_say "build: autogen, configure, make -j$jobs (log: $log)"
+    ac_say "build: autogen, configure${*:+ $*}, make -j$jobs (log: $log)"
     {
         build/autogen.sh &&
-        ./configure --enable-silent-rules &&
+        ./configure --enable-silent-rules "$@" &&
         make -j"$jobs"
     } >"$log" 2>&1
     local rc=$?
@@ -200,6 +212,22 @@ ac_pg_start() {
     # how to stop and start it again, for the outage tests
     export AUTHCHAIN_PGBIN=$bindir AUTHCHAIN_PGDATA=$dir/data
     export AUTHCHAIN_PGOPTS=$opts
+}
+
+# Give the next test run a database as new as ac_pg_start's: start the
+# server again if a test left it stopped, drop and recreate database $1.
+ac_pg_reset() {
+    local db=$1
+    [ -n "${AC_PG_DIR:-}" ] || return 1
+    if ! "$AC_PG_BINDIR/pg_ctl" -D "$AC_PG_DIR/data" status >/dev/null 2>&1; then
+        ac_say "PostgreSQL: starting it again"
+        "$AC_PG_BINDIR/pg_ctl" -D "$AC_PG_DIR/data" -l "$AC_PG_DIR/postgresql.log" \
+            -w -t 30 -o "$AUTHCHAIN_PGOPTS" start >/dev/null ||
+            { ac_warn "PostgreSQL did not start"; return 1; }
+    fi
+    { "$AC_PG_BINDIR/dropdb" --force --if-exists "$db" &&
+        "$AC_PG_BINDIR/createdb" "$db"; } ||
+        { ac_warn "recreating the database $db failed"; return 1; }
 }
 
 ac_pg_stop() {
