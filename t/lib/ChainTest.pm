@@ -209,4 +209,271 @@ sub set_cookie_of {
     return $line;
 }
 
+# --- raw HTTP and background load (t/edge_input.t, t/token_outage_load.t,
+# t/graceful.t) ---------------------------------------------------------------
+
+require POSIX;
+push @EXPORT, qw(raw_http parse_http hostport_of load_start load_stop
+                 httpd_children rss_kb);
+
+# host:port of the test server, or of its virtual host $vhost.
+sub hostport_of {
+    my ($vhost) = @_;
+    require Apache::TestRequest;
+    local $Apache::TestRequest::Module = $vhost if defined $vhost;
+    return Apache::TestRequest::hostport();
+}
+
+# Take an HTTP/1.x response apart: { status, headers => { lc name =>
+# [values] }, body }; status undef when it is not one.
+sub parse_http {
+    my ($raw) = @_;
+    my %r = (headers => {}, body => '');
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    return \%r unless defined $head && $head =~ m{^HTTP/1\.[01] (\d{3})};
+    $r{status} = $1;
+    my (undef, @lines) = split /\r\n/, $head;
+    for my $line (@lines) {
+        push @{ $r{headers}{lc $1} }, $2 if $line =~ /^([^:]+):\s*(.*)$/;
+    }
+    $r{body} = $body // '';
+    return \%r;
+}
+
+# Send $request (bytes, as given: nothing is added or escaped) to
+# $hostport on a new connection and read the answer until the server
+# closes it, for at most $timeout seconds (default 10).  Returns
+# parse_http's hash plus took (seconds) and error (connect failed,
+# timeout) when there is one.
+sub raw_http {
+    my ($hostport, $request, $timeout) = @_;
+    require IO::Socket::INET;
+    require IO::Select;
+    $timeout //= 10;
+    my $t0 = Time::HiRes::time();
+    my $s = IO::Socket::INET->new(PeerAddr => $hostport, Timeout => $timeout)
+        or return { error => "connect: $!", headers => {},
+                    took => Time::HiRes::time() - $t0 };
+    binmode $s;
+    local $SIG{PIPE} = 'IGNORE';
+    # write in pieces: the server may answer (and close) before it has
+    # read a large request
+    my $off = 0;
+    while ($off < length $request) {
+        my $n = syswrite $s, $request, 65536, $off;
+        last unless defined $n && $n > 0;
+        $off += $n;
+    }
+    my ($raw, $error) = ('', undef);
+    my $sel = IO::Select->new($s);
+    while (1) {
+        my $left = $t0 + $timeout - Time::HiRes::time();
+        if ($left <= 0) {
+            $error = 'timeout';
+            last;
+        }
+        next unless $sel->can_read($left);      # (a signal interrupted it)
+        my $n = sysread $s, my $buf, 65536;
+        next if !defined $n && $!{EINTR};
+        last unless $n;     # EOF, or reset after the answer
+        $raw .= $buf;
+    }
+    close $s;
+    my $r = parse_http($raw);
+    $r->{took} = Time::HiRes::time() - $t0;
+    $r->{error} = $error if defined $error;
+    $r->{error} //= 'no answer' unless defined $r->{status};
+    return $r;
+}
+
+# One GET on the keep-alive connection $$sock (opened when undef), as
+# HTTP/1.0 with Connection: keep-alive so that every answer has a
+# Content-Length or ends the connection.  Returns (status, Retry-After,
+# error, got_any_byte).  A connection the server closed is left undef.
+sub keepalive_get {
+    my ($sock, $hostport, $path, $headers, $timeout) = @_;
+    require IO::Socket::INET;
+    require IO::Select;
+    my $t0 = Time::HiRes::time();
+    if (!$$sock) {
+        $$sock = IO::Socket::INET->new(PeerAddr => $hostport,
+                                       Timeout => $timeout)
+            or return (undef, undef, "connect: $!", 0);
+        binmode $$sock;
+    }
+    my $req = "GET $path HTTP/1.0\r\nHost: $hostport\r\n"
+            . "Connection: keep-alive\r\n"
+            . join('', map { "$_: $headers->{$_}\r\n" } sort keys %$headers)
+            . "\r\n";
+    local $SIG{PIPE} = 'IGNORE';
+    my $w = syswrite $$sock, $req;
+    if (!defined $w || $w != length $req) {
+        undef $$sock;
+        return (undef, undef, "write: $!", 0);
+    }
+    my ($raw, $need, $res) = ('', undef, undef);
+    my $sel = IO::Select->new($$sock);
+    while (1) {
+        my $left = $t0 + $timeout - Time::HiRes::time();
+        if ($left <= 0) {
+            undef $$sock;
+            return (undef, undef, 'timeout', length $raw ? 1 : 0);
+        }
+        # can_read is also false when a signal (load_stop's TERM) came
+        next unless $sel->can_read($left);
+        my $n = sysread $$sock, my $buf, 65536;
+        next if !defined $n && $!{EINTR};
+        if (!$n) {
+            my $err = defined $n ? 'closed' : "read: $!";
+            undef $$sock;
+            last if defined $res && !defined $need;   # ends with the connection
+            return (undef, undef, $err, length $raw ? 1 : 0);
+        }
+        $raw .= $buf;
+        if (!defined $res && $raw =~ /\r\n\r\n/) {
+            $res = parse_http($raw);
+            my $cl = $res->{headers}{'content-length'};
+            $need = $cl ? length($raw) - length($res->{body}) + $cl->[0] : undef;
+            $need = length $raw if $cl && !$cl->[0];
+        }
+        last if defined $need && length $raw >= $need;
+    }
+    my $keep = $res->{headers}{connection} // [];
+    undef $$sock unless grep { /keep-alive/i } @$keep;
+    return ($res->{status}, ($res->{headers}{'retry-after'} // [])->[0],
+            defined $res->{status} ? undef : 'not HTTP', 1);
+}
+
+# Start $o{clients} background clients (forked) that GET the paths of
+# $o{requests} (a list of [path, {header => value}]) in turn from
+# $o{hostport}, each at about $o{rate} requests a second, until load_stop.
+# With $o{keepalive} a client keeps its connection and, when the server
+# closes it before sending any byte of an answer, sends the request again
+# on a new connection (what HTTP clients do for an idempotent request,
+# RFC 9110 section 9.2.2); the retry is counted.  Every request is one
+# line of a file: start, end, request index, status, Retry-After, retries,
+# error.
+# The clients of every load not stopped yet, stopped by END when a test
+# dies between load_start and load_stop.
+my %running_clients;
+END {
+    my @pids = grep { $running_clients{$_} == $$ } keys %running_clients;
+    kill 'KILL', @pids if @pids;
+    waitpid $_, 0 for @pids;
+}
+
+sub load_start {
+    my (%o) = @_;
+    my $dir = Apache::Test::vars('serverroot') . '/logs';
+    my $load = { pids => [], files => [] };
+    my $interval = 1 / ($o{rate} || 10);
+    my $timeout = $o{timeout} || 10;
+    for my $c (1 .. ($o{clients} || 2)) {
+        my $file = "$dir/load.$$.$c." . int(rand 1e9);
+        push @{ $load->{files} }, $file;
+        my $pid = fork // die "fork: $!";
+        if ($pid) {
+            push @{ $load->{pids} }, $pid;
+            $running_clients{$pid} = $$;
+            next;
+        }
+        # the client: no END blocks, no test output of the parent's
+        my $stop = 0;
+        $SIG{TERM} = sub { $stop = 1 };
+        open my $out, '>', $file or POSIX::_exit(2);
+        $out->autoflush(1);
+        my ($sock, $i) = (undef, $c);
+        my $next = Time::HiRes::time();
+        while (!$stop) {
+            my ($path, $hdr) = @{ $o{requests}[$i++ % @{ $o{requests} }] };
+            my $t0 = Time::HiRes::time();
+            my ($st, $ra, $err, $got, $retries) = (undef, undef, undef, 0, 0);
+            while (1) {
+                my $fresh = !$sock;
+                undef $sock unless $o{keepalive};
+                ($st, $ra, $err, $got) =
+                    keepalive_get(\$sock, $o{hostport}, $path, $hdr || {},
+                                  $timeout);
+                undef $sock unless $o{keepalive};
+                last if defined $st || $got || !$o{keepalive} || $fresh
+                     || $retries >= 1 || $err =~ /^connect|timeout/;
+                $retries++;      # closed before any byte: once more
+            }
+            printf $out "%.6f %.6f %d %s %s %d %s\n", $t0,
+                Time::HiRes::time(), ($i - 1) % @{ $o{requests} },
+                $st // '-', $ra // '-', $retries, $err // '-';
+            $next += $interval;
+            my $wait = $next - Time::HiRes::time();
+            if ($wait > 0) { Time::HiRes::sleep($wait) }
+            else { $next = Time::HiRes::time() }
+        }
+        close $out;
+        POSIX::_exit(0);
+    }
+    return $load;
+}
+
+# Stop the clients of load_start and return what they saw: a list of
+# { t0, t1, index, status, retry_after, retries, error } sorted by start
+# (status, retry_after undef when absent; error undef when none).
+sub load_stop {
+    my ($load) = @_;
+    kill 'TERM', @{ $load->{pids} };
+    delete @running_clients{ @{ $load->{pids} } };
+    for my $pid (@{ $load->{pids} }) {
+        my $deadline = Time::HiRes::time() + 20;
+        while (waitpid($pid, POSIX::WNOHANG()) == 0) {
+            if (Time::HiRes::time() > $deadline) {
+                kill 'KILL', $pid;
+                waitpid $pid, 0;
+                last;
+            }
+            Time::HiRes::sleep(0.05);
+        }
+    }
+    my @all;
+    for my $file (@{ $load->{files} }) {
+        open my $fh, '<', $file or next;
+        while (<$fh>) {
+            chomp;
+            my ($t0, $t1, $idx, $st, $ra, $retries, $err) = split / /, $_, 7;
+            next unless defined $err;
+            push @all, { t0 => $t0, t1 => $t1, index => $idx,
+                         status => $st eq '-' ? undef : $st,
+                         retry_after => $ra eq '-' ? undef : $ra,
+                         retries => $retries,
+                         error => $err eq '-' ? undef : $err };
+        }
+        close $fh;
+        unlink $file;
+    }
+    return [sort { $a->{t0} <=> $b->{t0} } @all];
+}
+
+# The pids of the child processes of the test server (children of the
+# pid in logs/httpd.pid).
+sub httpd_children {
+    my $pidfile = Apache::Test::vars('serverroot') . '/logs/httpd.pid';
+    open my $fh, '<', $pidfile or return ();
+    chomp(my $parent = <$fh> // '');
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $s, '<', $stat or next;
+        my $line = <$s> // next;
+        # pid (comm) state ppid ...: comm may hold spaces
+        push @kids, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $parent;
+    }
+    return @kids;
+}
+
+# The resident set size of process $pid in kB (undef when it is gone).
+sub rss_kb {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/status" or return undef;
+    while (my $line = <$fh>) {
+        return $1 if $line =~ /^VmRSS:\s+(\d+) kB/;
+    }
+    return undef;
+}
+
 1;
