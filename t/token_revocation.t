@@ -5,7 +5,8 @@
 # started here (each with its own shmcb cache), then two nodes sharing a
 # redis server.  The module's own last_used writes notify nothing; a lost
 # listener connection falls back to the TTL, says so, and resynchronises
-# when it is back.
+# when it is back.  Last, DRF's table with the triggers of
+# sql/drf_notify.sql and AuthTokenRevocationListen On.
 use strict;
 use warnings FATAL => 'all';
 use FindBin;
@@ -19,7 +20,7 @@ use LWP::UserAgent;
 use Time::HiRes qw(time sleep);
 use ChainTest;
 
-plan tests => 21;
+plan tests => 25;
 
 my $ua = LWP::UserAgent->new(timeout => 10);
 my $dir = tempdir(CLEANUP => 1);
@@ -218,3 +219,38 @@ ok t_cmp(defined $took && $took < $limit, 1, "redis: within $limit s");
 stop_httpd($_->{conf}) for @shared;
 kill 'TERM', $redis_pid;
 waitpid $redis_pid, 0;
+
+# --- DRF's table with sql/drf_notify.sql (AuthTokenRevocationListen On) -----
+my $top = Apache::Test::vars('serverroot') . '/..';
+my $out = `psql -qtAX -v ON_ERROR_STOP=1 -f '$top/sql/drf_notify.sql' 2>&1`;
+ok t_cmp([$?, $out =~ /ERROR/ ? $out : 'no error'], [0, 'no error'],
+         'sql/drf_notify.sql installs');
+my $drf = start_token_node("$dir/drf", ttl => 300,
+                           server => "AuthTokenSchema drf\nAuthTokenRevocationListen On");
+my $drf_node = { name => 'drf node', url => "http://127.0.0.1:$drf->{port}/api/",
+                 log => $drf->{log} };
+my ($k1, $k2) = ('0aa1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3',
+                 '0bb1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3');
+psql("INSERT INTO auth_user (id, password, is_superuser, username, first_name,"
+     . " last_name, email, is_staff, is_active, date_joined) VALUES"
+     . " (9001, '!', false, 'drfgone', '', '', '', false, true, now()),"
+     . " (9002, '!', false, 'drfoff', '', '', '', false, true, now());"
+     . " INSERT INTO authtoken_token VALUES ('$k1', now(), 9001), ('$k2', now(), 9002)");
+$t = time;
+sleep 0.1 while log_since($drf->{log}, 0) !~ /AC0213:/ && time - $t < 5;
+ok t_cmp([map { (answer($drf_node, $_))[0] } $k1, $k2], [200, 200],
+         'drf: two keys are granted and cached (TTL 300)');
+$t0 = time;
+psql("DELETE FROM authtoken_token WHERE key = '$k1';"
+     . " UPDATE auth_user SET is_active = false WHERE id = 9002");
+my ($took1, $r1) = refused_everywhere($k1, $t0, 3, $drf_node);
+my ($took2, $r2) = refused_everywhere($k2, $t0, 3, $drf_node);
+ok t_cmp([@$r1, @$r2], ['Invalid token.', 'User inactive or deleted.'],
+         'drf: a deleted token and a deactivated user are refused at once');
+ok t_cmp(defined $took1 && defined $took2 && $took1 < $limit && $took2 < $limit,
+         1, "drf: within $limit s");
+stop_httpd($drf->{conf});
+psql("DROP TRIGGER authchain_drf_token_notify ON authtoken_token;"
+     . " DROP TRIGGER authchain_drf_user_notify ON auth_user;"
+     . " DELETE FROM authtoken_token WHERE user_id IN (9001, 9002);"
+     . " DELETE FROM auth_user WHERE id IN (9001, 9002)");

@@ -97,6 +97,7 @@ typedef struct {
     const char *cache_spec;             /* NULL: shmcb */
     int listen;                 /* AuthTokenRevocationListen: -1 unset */
     const char *listen_db;      /* the AuthTokenDB listened to */
+    const char *listen_sql;     /* and its query (native or drf) */
     ac_pg_listener *listener;   /* NULL: revocation waits for the TTL */
 } token_srv_conf;
 
@@ -815,13 +816,16 @@ static const auth_chain_provider token_provider = {
  * every (re)connection the notifications of the gap are lost, so the node
  * stops trusting every entry read before it (ac_cache_resync): simpler and
  * surer than asking the database what changed, at the price of one lookup
- * per key in use.  Only the AuthTokenDB of the main server is listened to,
- * and only with the native schema (DRF's and knox's tables have no
- * trigger): elsewhere revocation waits for the TTL.
+ * per key in use.  Only the AuthTokenDB of the main server is listened to:
+ * by default with the native schema; with DRF's when asked (On), for an
+ * administrator who gave authtoken_token a trigger that notifies the
+ * SHA-256 hex of the key (docs/mod_authn_token.md).  knox stores no value
+ * the key's SHA-256 can be derived from, and AuthTokenQuery tables are
+ * unknown: there revocation waits for the TTL.
  */
 
-/* A notification: `payload` is a key_hash (64 lowercase hex), or "*" when
- * the table was truncated. */
+/* A notification: `payload` is the SHA-256 hex of a key (the native
+ * key_hash), or "*" when the table was truncated. */
 static void revocation_notified(void *ctx, server_rec *s, const char *payload,
                                 apr_pool_t *p)
 {
@@ -842,7 +846,7 @@ static void revocation_notified(void *ctx, server_rec *s, const char *payload,
                      "key_hash", strlen(payload));
         return;
     }
-    cache_id(sconf->listen_db, schema_sql[SCHEMA_NATIVE], payload, id);
+    cache_id(sconf->listen_db, sconf->listen_sql, payload, id);
     ac_cache_remove(sconf->cache, s, id, 32, p);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AC_LOGNO(0108)
                  "AuthTokenRevocationListen: the key with SHA-256 %.8s... "
@@ -873,11 +877,13 @@ static apr_status_t revocation_watchdog(int state, void *data, apr_pool_t *p)
 }
 
 /* Whether the main server's token settings can be listened to: an
- * AuthTokenDB, the native schema, no AuthTokenQuery. */
-static int listenable(const token_dir_conf *dconf)
+ * AuthTokenDB, no AuthTokenQuery, and the native schema (the default), or
+ * DRF's when `asked` (AuthTokenRevocationListen On). */
+static int listenable(const token_dir_conf *dconf, int asked)
 {
     return dconf->db != NULL && dconf->query == NULL
-           && dconf->schema == SCHEMA_NATIVE;
+           && (dconf->schema == SCHEMA_NATIVE
+               || (asked && dconf->schema == SCHEMA_DRF));
 }
 
 /* check_config (also under httpd -t): AuthTokenRevocationListen On with
@@ -893,11 +899,11 @@ static int token_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (sconf->listen != 1) {
         return OK;
     }
-    if (!listenable(dconf)) {
+    if (!listenable(dconf, 1)) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0109)
                      "AuthTokenRevocationListen On needs AuthTokenDB in the "
-                     "main server context, with the native schema (no "
-                     "AuthTokenSchema drf or knox, no AuthTokenQuery there)");
+                     "main server context, with the native or the drf schema "
+                     "(no AuthTokenSchema knox, no AuthTokenQuery there)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance) == NULL) {
@@ -924,7 +930,8 @@ static int revocation_setup(apr_pool_t *pconf, server_rec *s,
     apr_status_t rv;
 
     sconf->listener = NULL;
-    if (sconf->listen == 0 || sconf->cache == NULL || !listenable(dconf)) {
+    if (sconf->listen == 0 || sconf->cache == NULL
+        || !listenable(dconf, sconf->listen == 1)) {
         return OK;
     }
     get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
@@ -948,6 +955,7 @@ static int revocation_setup(apr_pool_t *pconf, server_rec *s,
     spec.listening = revocation_listening;
     spec.ctx = sconf;
     sconf->listen_db = dconf->db;
+    sconf->listen_sql = schema_sql[dconf->schema];
     if ((sconf->listener = ac_pg_listener_create(pconf, &spec)) == NULL
         || (rv = get_instance(&wd, TOKEN_WATCHDOG, 0, 1, pconf))
            != APR_SUCCESS
