@@ -136,7 +136,8 @@ typedef struct {
     apr_int64_t expires;        /* epoch seconds, 0 = never */
     apr_int64_t touched;        /* epoch seconds of our last last_used write */
     apr_time_t loaded;          /* when its database read began */
-    apr_time_t known;           /* when this request read it (not cached) */
+    apr_time_t known;           /* when this request began reading it (not
+                                 * part of the cached record) */
     const char *user, *id, *name, *scopes;
 } token_record;
 
