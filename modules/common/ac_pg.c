@@ -612,13 +612,17 @@ void ac_pg_listener_run(ac_pg_listener *l, server_rec *s,
     apr_thread_mutex_unlock(l->lock);
 }
 
-void ac_pg_listener_close(ac_pg_listener *l)
+int ac_pg_listener_close(ac_pg_listener *l)
 {
+    int was = 0;
+
     apr_thread_mutex_lock(l->lock);
     l->closed = 1;
     if (l->conn != NULL) {
         PQfinish(l->conn);
         l->conn = NULL;
+        was = 1;
     }
     apr_thread_mutex_unlock(l->lock);
+    return was;
 }

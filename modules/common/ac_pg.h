@@ -90,7 +90,8 @@ ac_pg_listener *ac_pg_listener_create(apr_pool_t *p,
 void ac_pg_listener_run(ac_pg_listener *l, server_rec *s,
                         apr_interval_time_t wait, apr_pool_t *p);
 
-/* Close the connection for good (safe from another thread than run's). */
-void ac_pg_listener_close(ac_pg_listener *l);
+/* Close the connection for good (safe from another thread than run's).
+ * Returns 1 when it was listening. */
+int ac_pg_listener_close(ac_pg_listener *l);
 
 #endif /* AC_PG_H */

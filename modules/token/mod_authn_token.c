@@ -871,8 +871,16 @@ static apr_status_t revocation_watchdog(int state, void *data, apr_pool_t *p)
     if (state == AP_WATCHDOG_STATE_RUNNING) {
         ac_pg_listener_run(sconf->listener, ap_server_conf, LISTEN_WAIT, p);
     }
-    else if (state == AP_WATCHDOG_STATE_STOPPING) {
-        ac_pg_listener_close(sconf->listener);
+    else if (state == AP_WATCHDOG_STATE_STOPPING
+             && ac_pg_listener_close(sconf->listener)) {
+        /* The child exits (httpd stops or restarts, or the MPM retires
+         * it): mod_watchdog gives the listener to another child, which
+         * waits up to 10 s before it starts, then resynchronises. */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf, AC_LOGNO(0113)
+                     "AuthTokenRevocationListen: the listener stops with "
+                     "its child process; until another child takes it "
+                     "over, a revoked key is refused only when its cache "
+                     "entry expires (AuthTokenCacheTTL)");
     }
     return APR_SUCCESS;
 }
