@@ -43,8 +43,65 @@ COMMENT ON COLUMN authchain_token.revoked IS 'NULL: not revoked';
 CREATE INDEX IF NOT EXISTS authchain_token_user_name_idx
     ON authchain_token (user_name);
 
+-- Version 2: instant revocation.  A change that can alter what the module
+-- answers for a key (revoked, expires, user_name, scopes, name, key_hash,
+-- or the row deleted) sends NOTIFY authchain_token with the row's key_hash
+-- as the payload (the old and the new one when key_hash itself changes),
+-- at commit.  Every httpd node LISTENs (AuthTokenRevocationListen) and
+-- drops that key's cache entries, so a revocation is refused everywhere
+-- within a second, whatever AuthTokenCacheTTL is.  The module's own
+-- last_used writes change nothing a verdict depends on: the WHEN clause
+-- keeps them silent.  TRUNCATE sends the payload '*': every entry goes.
+CREATE OR REPLACE FUNCTION authchain_token_notify() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM pg_notify('authchain_token', '*');
+        RETURN NULL;
+    END IF;
+    PERFORM pg_notify('authchain_token', rtrim(OLD.key_hash));
+    IF TG_OP = 'UPDATE' AND NEW.key_hash IS DISTINCT FROM OLD.key_hash THEN
+        PERFORM pg_notify('authchain_token', rtrim(NEW.key_hash));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgrelid = 'authchain_token'::regclass
+                     AND tgname = 'authchain_token_notify_update') THEN
+        CREATE TRIGGER authchain_token_notify_update
+            AFTER UPDATE ON authchain_token FOR EACH ROW
+            WHEN (OLD.revoked IS DISTINCT FROM NEW.revoked
+                  OR OLD.expires IS DISTINCT FROM NEW.expires
+                  OR OLD.user_name IS DISTINCT FROM NEW.user_name
+                  OR OLD.scopes IS DISTINCT FROM NEW.scopes
+                  OR OLD.name IS DISTINCT FROM NEW.name
+                  OR OLD.key_hash IS DISTINCT FROM NEW.key_hash)
+            EXECUTE PROCEDURE authchain_token_notify();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgrelid = 'authchain_token'::regclass
+                     AND tgname = 'authchain_token_notify_delete') THEN
+        CREATE TRIGGER authchain_token_notify_delete
+            AFTER DELETE ON authchain_token FOR EACH ROW
+            EXECUTE PROCEDURE authchain_token_notify();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgrelid = 'authchain_token'::regclass
+                     AND tgname = 'authchain_token_notify_truncate') THEN
+        CREATE TRIGGER authchain_token_notify_truncate
+            AFTER TRUNCATE ON authchain_token FOR EACH STATEMENT
+            EXECUTE PROCEDURE authchain_token_notify();
+    END IF;
+END
+$$;
+
 -- Last: record the version (authchain-token reads the highest "SET version
 -- = N" of this file as the version it installs).
 INSERT INTO authchain_schema (version)
     SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM authchain_schema);
 UPDATE authchain_schema SET version = 1 WHERE version < 1;
+UPDATE authchain_schema SET version = 2 WHERE version < 2;

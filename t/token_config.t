@@ -10,7 +10,7 @@ use Apache::TestUtil;
 use File::Temp qw(tempdir);
 use ChainTest;
 
-plan tests => 13;
+plan tests => 16;
 
 my $httpd = Apache::Test::vars('httpd');
 my $dir = tempdir(CLEANUP => 1);
@@ -69,6 +69,24 @@ $conf = write_conf("<VirtualHost 127.0.0.1:$port>\n    AuthTokenCache shmcb\n</V
 ok(t_cmp(scalar `$httpd -t -f $conf 2>&1`,
          qr/AuthTokenCache cannot occur within <VirtualHost> section/,
          'AuthTokenCache belongs to the main server only') && $? != 0);
+
+# AuthTokenRevocationListen: On or Off, main server only, and On needs a
+# native AuthTokenDB there (checked by -t too)
+sub refused_server {
+    my ($server, $re, $name) = @_;
+    my $conf = write_conf($server, '');
+    my $out = `$httpd -t -f $conf 2>&1`;
+    ok(t_cmp($out, $re, $name) && $? != 0);
+}
+refused_server('AuthTokenRevocationListen maybe',
+               qr/AuthTokenRevocationListen must be On or Off/,
+               'a bad AuthTokenRevocationListen stops httpd');
+refused_server("AuthTokenDB \"dbname=x\"\nAuthTokenSchema knox\nAuthTokenRevocationListen On",
+               qr/AuthTokenRevocationListen On needs AuthTokenDB in the main server context, with the native or the drf schema/,
+               'AuthTokenRevocationListen On with the knox schema stops httpd');
+refused_server("<VirtualHost 127.0.0.1:$port>\n    AuthTokenRevocationListen Off\n</VirtualHost>",
+               qr/AuthTokenRevocationListen cannot occur within <VirtualHost> section/,
+               'AuthTokenRevocationListen belongs to the main server only');
 
 # an unknown cache provider is found when httpd starts, not by -t
 $conf = write_conf('AuthTokenCache nosuch', '');

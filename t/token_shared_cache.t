@@ -1,7 +1,8 @@
 # The token cache on a shared socache (redis, memcache): two httpd nodes
 # on one database and one cache server see each other's answers, so a key
-# verified by one node is served by the other from the cache, and a
-# revocation reaches both within AuthTokenCacheTTL.
+# verified by one node is served by the other from the cache, and, without
+# the revocation listener (AuthTokenRevocationListen Off), a revocation
+# reaches both within AuthTokenCacheTTL.  (With it: t/token_revocation.t.)
 use strict;
 use warnings FATAL => 'all';
 use FindBin;
@@ -28,29 +29,6 @@ sub status_of {
                     Authorization => "Token $key")->code;
 }
 
-# Start a cache server on a free port; returns its pid and port.
-sub start_cache_server {
-    my ($kind) = @_;
-    my $port = free_port();
-    my @cmd = $kind eq 'redis'
-        ? ('redis-server', '--port', $port, '--bind', '127.0.0.1',
-           '--save', '', '--appendonly', 'no')
-        : ('memcached', '-l', '127.0.0.1', '-p', $port, '-U', '0');
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        open STDOUT, '>', "$dir/$kind.log";
-        open STDERR, '>&', \*STDOUT;
-        exec @cmd or die "exec $cmd[0]: $!";
-    }
-    require IO::Socket::INET;
-    for (1 .. 50) {
-        return ($pid, $port)
-            if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
-        sleep 0.1;
-    }
-    die "$kind did not start on port $port";
-}
-
 # How many entries the cache server holds (redis DBSIZE, memcached
 # curr_items), asked over its text protocol.
 sub cache_items {
@@ -70,7 +48,7 @@ sub cache_items {
 }
 
 for my $kind (qw(redis memcache)) {
-    my ($cache_pid, $cache_port) = start_cache_server($kind);
+    my ($cache_pid, $cache_port) = start_cache_server($kind, $dir);
     my @nodes;
     for my $n (1, 2) {
         my $ndir = "$dir/$kind$n";
@@ -92,6 +70,7 @@ for my $kind (qw(redis memcache)) {
 DirectoryIndex index.html
 AuthTokenDB "$db"
 AuthTokenCache $kind:127.0.0.1:$cache_port
+AuthTokenRevocationListen Off
 <Location /api>
     AuthType Chain
     AuthName "api"

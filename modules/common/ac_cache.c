@@ -1,5 +1,7 @@
 /* Licensed under the Apache License, Version 2.0. */
 
+#include "apr_atomic.h"
+#include "apr_shm.h"
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
 
@@ -70,6 +72,46 @@ static apr_status_t destroy_cache(void *data)
     return APR_SUCCESS;
 }
 
+/* This node's eviction state, in anonymous shared memory that every
+ * child inherits (ac_cache.h). */
+struct ac_cache_shared {
+    volatile apr_uint32_t epoch;        /* bumped by every eviction */
+    volatile apr_uint64_t not_before;   /* entries read earlier are misses */
+    volatile apr_uint64_t last_change;  /* the last eviction */
+};
+
+static apr_uint32_t current_epoch(ac_cache *c)
+{
+    return c->shared ? apr_atomic_read32(&c->shared->epoch) : 0;
+}
+
+/* Whether an answer known current at `known` (read at `as_of`) may be
+ * older than an eviction or a resynchronisation. */
+static int outdated(ac_cache *c, apr_time_t as_of, apr_time_t known)
+{
+    return c->shared != NULL
+           && ((apr_uint64_t)as_of < apr_atomic_read64(&c->shared->not_before)
+               || (apr_uint64_t)known
+                  < apr_atomic_read64(&c->shared->last_change));
+}
+
+static void shared_create(ac_cache *c, server_rec *s, apr_pool_t *pconf)
+{
+    apr_shm_t *shm;
+    apr_status_t rv = apr_shm_create(&shm, sizeof(ac_cache_shared), NULL,
+                                     pconf);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, AC_LOGNO(0305)
+                     "cache %s: no shared memory for evictions: an evicted "
+                     "answer may still be used by a process until it "
+                     "expires", c->spec);
+        return;
+    }
+    c->shared = apr_shm_baseaddr_get(shm);
+    memset(c->shared, 0, sizeof(*c->shared));
+}
+
 static apr_status_t cache_init(ac_cache *c, const char *mutex_type,
                                const char *ns, server_rec *s,
                                apr_pool_t *pconf)
@@ -98,6 +140,7 @@ static apr_status_t cache_init(ac_cache *c, const char *mutex_type,
         return rv;
     }
     apr_pool_cleanup_register(pconf, c, destroy_cache, apr_pool_cleanup_null);
+    shared_create(c, s, pconf);
     return APR_SUCCESS;
 }
 
@@ -121,6 +164,7 @@ int ac_cache_setup(server_rec *s, apr_pool_t *pconf, apr_pool_t *ptemp,
 typedef struct {
     apr_thread_mutex_t *lock;
     apr_time_t expiry;                  /* 0: empty */
+    apr_uint32_t epoch;                 /* valid while it is the node's */
     unsigned int idlen, len;
     unsigned char id[AC_CACHE_MAX_ID];
     unsigned char data[AC_CACHE_FRONT_DATA];
@@ -145,7 +189,8 @@ static front_slot *front_slot_of(ac_cache *c, const unsigned char *id,
 }
 
 static int front_get(ac_cache *c, const unsigned char *id, unsigned int idlen,
-                     unsigned char *buf, unsigned int *len)
+                     apr_uint32_t epoch, unsigned char *buf,
+                     unsigned int *len)
 {
     front_slot *f = front_slot_of(c, id, idlen);
     int hit = 0;
@@ -154,7 +199,7 @@ static int front_get(ac_cache *c, const unsigned char *id, unsigned int idlen,
         return 0;
     }
     apr_thread_mutex_lock(f->lock);
-    if (f->expiry > apr_time_now() && f->idlen == idlen
+    if (f->expiry > apr_time_now() && f->epoch == epoch && f->idlen == idlen
         && memcmp(f->id, id, idlen) == 0 && f->len <= *len) {
         memcpy(buf, f->data, f->len);
         *len = f->len;
@@ -165,8 +210,8 @@ static int front_get(ac_cache *c, const unsigned char *id, unsigned int idlen,
 }
 
 static void front_put(ac_cache *c, const unsigned char *id, unsigned int idlen,
-                      apr_time_t expiry, const unsigned char *data,
-                      unsigned int len)
+                      apr_uint32_t epoch, apr_time_t expiry,
+                      const unsigned char *data, unsigned int len)
 {
     front_slot *f = front_slot_of(c, id, idlen);
 
@@ -180,6 +225,7 @@ static void front_put(ac_cache *c, const unsigned char *id, unsigned int idlen,
         memcpy(f->data, data, len);
         f->len = len;
         f->expiry = expiry;
+        f->epoch = epoch;
     }
     else if (f->idlen == idlen && memcmp(f->id, id, idlen) == 0) {
         f->expiry = 0;          /* never keep an older answer for this id */
@@ -216,7 +262,8 @@ void ac_cache_child_init(ac_cache *c, apr_pool_t *pchild, server_rec *s)
     }
 }
 
-#define ENVELOPE 8
+/* expiry, then as_of: 8 bytes each, big-endian microseconds */
+#define ENVELOPE 16
 
 int ac_cache_get(ac_cache *c, server_rec *s, const unsigned char *id,
                  unsigned int idlen, unsigned char *buf, unsigned int *len,
@@ -224,11 +271,13 @@ int ac_cache_get(ac_cache *c, server_rec *s, const unsigned char *id,
 {
     unsigned int n = *len + ENVELOPE;
     unsigned char *raw;
-    apr_uint64_t expiry = 0;
+    /* read before the lookup: an eviction during it makes what this
+     * process keeps in its front invalid at once */
+    apr_uint32_t epoch = current_epoch(c);
+    apr_time_t expiry, as_of;
     apr_status_t rv;
-    int i;
 
-    if (front_get(c, id, idlen, buf, len)) {
+    if (front_get(c, id, idlen, epoch, buf, len)) {
         return 1;
     }
     raw = apr_palloc(p, n);
@@ -244,32 +293,46 @@ int ac_cache_get(ac_cache *c, server_rec *s, const unsigned char *id,
     if (rv != APR_SUCCESS || n < ENVELOPE) {
         return 0;
     }
-    for (i = 0; i < ENVELOPE; i++) {
-        expiry = (expiry << 8) | raw[i];
-    }
-    if ((apr_time_t)expiry <= apr_time_now()) {
+    expiry = (apr_time_t)ac_be64_get(raw);
+    as_of = (apr_time_t)ac_be64_get(raw + 8);
+    if (expiry <= apr_time_now() || outdated(c, as_of, APR_INT64_MAX)) {
         return 0;
     }
     *len = n - ENVELOPE;
     memcpy(buf, raw + ENVELOPE, *len);
-    front_put(c, id, idlen, (apr_time_t)expiry, buf, *len);
+    front_put(c, id, idlen, epoch, expiry, buf, *len);
     return 1;
 }
 
-void ac_cache_put(ac_cache *c, server_rec *s, const unsigned char *id,
-                  unsigned int idlen, apr_time_t expiry,
-                  const unsigned char *data, unsigned int len, apr_pool_t *p)
+static void shared_remove(ac_cache *c, server_rec *s, const unsigned char *id,
+                          unsigned int idlen, apr_pool_t *p)
 {
-    unsigned char *raw = apr_palloc(p, len + ENVELOPE);
-    apr_uint64_t e = (apr_uint64_t)expiry;
-    apr_status_t rv;
-    int i;
-
-    for (i = ENVELOPE - 1; i >= 0; i--, e >>= 8) {
-        raw[i] = (unsigned char)(e & 0xff);
+    if (c->mutex && apr_global_mutex_lock(c->mutex) != APR_SUCCESS) {
+        return;
     }
+    c->provider->remove(c->instance, s, id, idlen, p);
+    if (c->mutex) {
+        apr_global_mutex_unlock(c->mutex);
+    }
+}
+
+void ac_cache_put(ac_cache *c, server_rec *s, const unsigned char *id,
+                  unsigned int idlen, apr_time_t as_of, apr_time_t known,
+                  apr_time_t expiry, const unsigned char *data,
+                  unsigned int len, apr_pool_t *p)
+{
+    unsigned char *raw;
+    apr_uint32_t epoch = current_epoch(c);
+    apr_status_t rv;
+
+    if (outdated(c, as_of, known)) {
+        return;
+    }
+    raw = apr_palloc(p, len + ENVELOPE);
+    ac_be64_put(raw, (apr_uint64_t)expiry);
+    ac_be64_put(raw + 8, (apr_uint64_t)as_of);
     memcpy(raw + ENVELOPE, data, len);
-    front_put(c, id, idlen, expiry, data, len);
+    front_put(c, id, idlen, epoch, expiry, data, len);
     if (c->mutex && apr_global_mutex_lock(c->mutex) != APR_SUCCESS) {
         return;
     }
@@ -282,4 +345,32 @@ void ac_cache_put(ac_cache *c, server_rec *s, const unsigned char *id,
         ap_log_error(APLOG_MARK, APLOG_DEBUG, rv, s, AC_LOGNO(0304)
                      "cache %s: store failed", c->spec);
     }
+    /* An eviction that came between the check above and the store may
+     * have removed the entry before it was there: take it back.  (The
+     * evicting side sets last_change before it removes, so one of the
+     * two always sees the other.) */
+    if (outdated(c, as_of, known)) {
+        shared_remove(c, s, id, idlen, p);
+    }
+}
+
+void ac_cache_remove(ac_cache *c, server_rec *s, const unsigned char *id,
+                     unsigned int idlen, apr_pool_t *p)
+{
+    if (c->shared != NULL) {
+        apr_atomic_set64(&c->shared->last_change,
+                         (apr_uint64_t)apr_time_now());
+        apr_atomic_inc32(&c->shared->epoch);
+    }
+    shared_remove(c, s, id, idlen, p);
+}
+
+void ac_cache_resync(ac_cache *c, apr_time_t since)
+{
+    if (c->shared == NULL) {
+        return;
+    }
+    apr_atomic_set64(&c->shared->not_before, (apr_uint64_t)since);
+    apr_atomic_set64(&c->shared->last_change, (apr_uint64_t)since);
+    apr_atomic_inc32(&c->shared->epoch);
 }

@@ -472,3 +472,48 @@ const char *ac_record_decode(apr_pool_t *p, const unsigned char *buf,
     }
     return s == end ? head : NULL;
 }
+
+void ac_be64_put(unsigned char *out, apr_uint64_t v)
+{
+    int i;
+
+    for (i = 7; i >= 0; i--, v >>= 8) {
+        out[i] = (unsigned char)(v & 0xff);
+    }
+}
+
+apr_uint64_t ac_be64_get(const unsigned char *in)
+{
+    apr_uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        v = (v << 8) | in[i];
+    }
+    return v;
+}
+
+int ac_is_lower_hex(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+
+    if (s == NULL) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return 0;
+        }
+    }
+    return s[len] == '\0';
+}
+
+apr_interval_time_t ac_backoff_next(apr_interval_time_t prev,
+                                    apr_interval_time_t min,
+                                    apr_interval_time_t max)
+{
+    if (prev < min) {
+        return min;
+    }
+    return prev > max / 2 ? max : prev * 2;
+}

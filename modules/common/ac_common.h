@@ -11,6 +11,7 @@
 
 #include "apr_pools.h"
 #include "apr_strings.h"
+#include "apr_time.h"
 
 /* Our own log message numbers ("AC00nn: "), as httpd's APLOGNO() does for
  * the distribution's modules. */
@@ -114,5 +115,19 @@ unsigned int ac_record_encode(unsigned char *buf, unsigned int size,
 const char *ac_record_decode(apr_pool_t *p, const unsigned char *buf,
                              unsigned int len, const char **const *fields,
                              int n);
+
+/* 64-bit numbers in 8 bytes, big-endian (the cache's envelope). */
+void ac_be64_put(unsigned char *out, apr_uint64_t v);
+apr_uint64_t ac_be64_get(const unsigned char *in);
+
+/* Whether `s` is exactly `len` characters of lowercase hex [0-9a-f] (a
+ * SHA-256 hex is 64), NUL after them.  1 or 0 (NULL included). */
+int ac_is_lower_hex(const char *s, apr_size_t len);
+
+/* The wait before the next attempt after one that failed, having waited
+ * `prev` (0: none yet): `min` first, then twice the last, at most `max`. */
+apr_interval_time_t ac_backoff_next(apr_interval_time_t prev,
+                                    apr_interval_time_t min,
+                                    apr_interval_time_t max);
 
 #endif /* AC_COMMON_H */

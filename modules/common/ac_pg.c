@@ -150,10 +150,9 @@ static int wait_socket(PGconn *conn, short events, apr_time_t deadline)
 /* Open a connection before the deadline, without ever blocking past it
  * (PQconnectStart/PQconnectPoll, as libpq documents for non-blocking
  * connections). */
-static PGconn *connect_by(const char *conninfo, apr_time_t deadline,
-                          const char **err)
+static PGconn *connect_poll(PGconn *conn, apr_time_t deadline,
+                            const char **err)
 {
-    PGconn *conn = PQconnectStart(conninfo);
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
     if (conn == NULL) {
@@ -176,6 +175,12 @@ static PGconn *connect_by(const char *conninfo, apr_time_t deadline,
         *err = PQerrorMessage(conn);
     }
     return conn;
+}
+
+static PGconn *connect_by(const char *conninfo, apr_time_t deadline,
+                          const char **err)
+{
+    return connect_poll(PQconnectStart(conninfo), deadline, err);
 }
 
 /* Read the result of what was sent, before the deadline.  Returns the
@@ -433,4 +438,191 @@ ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
     }
     note_health(pool, s, what, 0, err ? err : "unknown error");
     return AC_PG_UNAVAILABLE;
+}
+
+/* ----------------------------------------------------------------------
+ * The LISTEN connection
+ */
+
+struct ac_pg_listener {
+    ac_pg_listen_spec spec;
+    apr_thread_mutex_t *lock;   /* run and close may be on two threads */
+    PGconn *conn;               /* NULL: not listening */
+    apr_time_t retry_at;        /* no connection attempt before this */
+    apr_interval_time_t backoff;
+    int degraded;               /* not listening, and the log said so */
+    int ever;                   /* it listened once at least */
+    int closed;
+};
+
+ac_pg_listener *ac_pg_listener_create(apr_pool_t *p,
+                                      const ac_pg_listen_spec *spec)
+{
+    ac_pg_listener *l = apr_pcalloc(p, sizeof(*l));
+
+    l->spec = *spec;
+    if (apr_thread_mutex_create(&l->lock, APR_THREAD_MUTEX_DEFAULT, p)
+        != APR_SUCCESS) {
+        return NULL;
+    }
+    return l;
+}
+
+/* The first line of a libpq message, without its newline. */
+static const char *first_line(apr_pool_t *p, const char *msg)
+{
+    const char *nl;
+
+    if (msg == NULL || *msg == '\0') {
+        return "connection closed";
+    }
+    nl = ap_strchr_c(msg, '\n');
+    return nl ? apr_pstrmemdup(p, msg, nl - msg) : apr_pstrdup(p, msg);
+}
+
+/* Connect (application_name set, TCP keepalives on so that a silently
+ * dead peer is noticed too) and LISTEN, before the deadline.  Returns the
+ * connection, or NULL with *err set. */
+static PGconn *listen_connect(ac_pg_listener *l, apr_pool_t *p,
+                              const char **err)
+{
+    /* "dbname" first and expanded: the administrator's string (keywords
+     * or URI) is the base, and the keywords after it win. */
+    static const char *const keys[] = {
+        "dbname", "application_name", "keepalives", "keepalives_idle",
+        "keepalives_interval", "keepalives_count", NULL
+    };
+    const char *values[] = {
+        l->spec.conninfo, l->spec.app, "1", "30", "10", "3", NULL
+    };
+    apr_time_t deadline = apr_time_now() + l->spec.timeout;
+    PGconn *conn = PQconnectStartParams(keys, values, 1);
+    PGresult *res;
+
+    *err = NULL;
+    if (conn == NULL) {
+        *err = "out of memory";
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_BAD) {
+        connect_poll(conn, deadline, err);
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        *err = first_line(p, *err ? *err : PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
+    }
+    if (!PQsendQuery(conn, apr_pstrcat(p, "LISTEN ", l->spec.channel,
+                                       NULL))) {
+        *err = first_line(p, PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
+    }
+    res = result_by(conn, deadline, err);
+    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        *err = first_line(p, res ? PQresultErrorMessage(res) : *err);
+        PQclear(res);
+        PQfinish(conn);
+        return NULL;
+    }
+    PQclear(res);
+    return conn;
+}
+
+/* Not listening (a failed attempt or a lost connection): log it once per
+ * loss, and schedule the next attempt. */
+static void listener_down(ac_pg_listener *l, server_rec *s, const char *err)
+{
+    l->backoff = ac_backoff_next(l->backoff, AC_PG_LISTEN_BACKOFF_MIN,
+                                 AC_PG_LISTEN_BACKOFF_MAX);
+    l->retry_at = apr_time_now() + l->backoff;
+    if (!l->degraded) {
+        l->degraded = 1;
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AC_LOGNO(0210)
+                     "%s: %s the database (%s): %s until it is back; "
+                     "reconnecting with a back-off", l->spec.what,
+                     l->ever ? "lost the connection that listens to"
+                             : "cannot listen to", err, l->spec.fallback);
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, AC_LOGNO(0211)
+                     "%s: still not listening (%s), next attempt in %"
+                     APR_TIME_T_FMT " ms", l->spec.what, err,
+                     apr_time_as_msec(l->backoff));
+    }
+}
+
+void ac_pg_listener_run(ac_pg_listener *l, server_rec *s,
+                        apr_interval_time_t wait, apr_pool_t *p)
+{
+    const char *err = NULL;
+    PGnotify *n;
+
+    apr_thread_mutex_lock(l->lock);
+    if (l->closed) {
+        apr_thread_mutex_unlock(l->lock);
+        return;
+    }
+    if (l->conn == NULL) {
+        apr_time_t since;
+
+        if (apr_time_now() < l->retry_at) {
+            apr_thread_mutex_unlock(l->lock);
+            return;
+        }
+        if ((l->conn = listen_connect(l, p, &err)) == NULL) {
+            listener_down(l, s, err);
+            apr_thread_mutex_unlock(l->lock);
+            return;
+        }
+        since = apr_time_now();
+        if (l->degraded) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AC_LOGNO(0212)
+                         "%s: listening to the database again; what was "
+                         "cached before is not trusted (resynchronised)",
+                         l->spec.what);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AC_LOGNO(0213)
+                         "%s: listening to the database (channel %s)",
+                         l->spec.what, l->spec.channel);
+        }
+        l->degraded = 0;
+        l->ever = 1;
+        l->backoff = 0;
+        l->spec.listening(l->spec.ctx, s, since);
+    }
+    if (wait_socket(l->conn, POLLIN, apr_time_now() + wait)
+        && !PQconsumeInput(l->conn)) {
+        err = first_line(p, PQerrorMessage(l->conn));
+    }
+    if (err == NULL && PQstatus(l->conn) != CONNECTION_OK) {
+        err = first_line(p, PQerrorMessage(l->conn));
+    }
+    /* what arrived before a loss is still delivered */
+    while ((n = PQnotifies(l->conn)) != NULL) {
+        l->spec.notified(l->spec.ctx, s, n->extra, p);
+        PQfreemem(n);
+    }
+    if (err != NULL) {
+        PQfinish(l->conn);
+        l->conn = NULL;
+        listener_down(l, s, err);
+    }
+    apr_thread_mutex_unlock(l->lock);
+}
+
+int ac_pg_listener_close(ac_pg_listener *l)
+{
+    int was = 0;
+
+    apr_thread_mutex_lock(l->lock);
+    l->closed = 1;
+    if (l->conn != NULL) {
+        PQfinish(l->conn);
+        l->conn = NULL;
+        was = 1;
+    }
+    apr_thread_mutex_unlock(l->lock);
+    return was;
 }

@@ -49,4 +49,49 @@ ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
  * libpq's message. */
 const char *ac_pg_check_conninfo(apr_pool_t *p, const char *conninfo);
 
+/* A LISTEN connection of its own (not from the pool), for one thread that
+ * calls ac_pg_listener_run() over and over (a mod_watchdog callback).  It
+ * connects with application_name `app` (so that an administrator finds it
+ * in pg_stat_activity), LISTENs on `channel`, and hands every
+ * notification's payload to `notified`.  `listening` is called each time
+ * LISTEN is in place, the first time and after every reconnection: what
+ * was cached before may have missed notifications.  While there is no
+ * connection it says so in the log once per loss, naming `what` and
+ * `fallback` (what the caller does meanwhile), and tries again with a
+ * back-off (AC_PG_LISTEN_BACKOFF_MIN, doubling, at most _MAX). */
+#define AC_PG_LISTEN_BACKOFF_MIN apr_time_from_sec(1)
+#define AC_PG_LISTEN_BACKOFF_MAX apr_time_from_sec(30)
+
+typedef struct ac_pg_listener ac_pg_listener;
+
+typedef void ac_pg_notified_fn(void *ctx, server_rec *s, const char *payload,
+                               apr_pool_t *p);
+typedef void ac_pg_listening_fn(void *ctx, server_rec *s, apr_time_t since);
+
+typedef struct {
+    const char *conninfo;
+    const char *app;                /* application_name */
+    const char *channel;            /* a plain identifier */
+    const char *what;               /* names the directive in log lines */
+    const char *fallback;           /* "..." while not listening */
+    apr_interval_time_t timeout;    /* connecting and LISTEN */
+    ac_pg_notified_fn *notified;
+    ac_pg_listening_fn *listening;
+    void *ctx;
+} ac_pg_listen_spec;
+
+/* At configuration time (post_config, in pconf): nothing connects yet. */
+ac_pg_listener *ac_pg_listener_create(apr_pool_t *p,
+                                      const ac_pg_listen_spec *spec);
+
+/* One step: connect and LISTEN when due, then wait at most `wait` for
+ * notifications and deliver them.  Returns at once when there is no
+ * connection and the next attempt is not due. */
+void ac_pg_listener_run(ac_pg_listener *l, server_rec *s,
+                        apr_interval_time_t wait, apr_pool_t *p);
+
+/* Close the connection for good (safe from another thread than run's).
+ * Returns 1 when it was listening. */
+int ac_pg_listener_close(ac_pg_listener *l);
+
 #endif /* AC_PG_H */

@@ -1487,7 +1487,10 @@ static void cache_put(request_rec *r, const oauth2_dir_conf *conf,
     if ((len = encode_record(rec, buf, MAX_RECORD)) == 0) {
         return;
     }
-    ac_cache_put(cache, r->server, id, 32, expiry, buf, len, r->pool);
+    /* nothing evicts from this cache: the time of the store will do as
+     * the time of the answer */
+    ac_cache_put(cache, r->server, id, 32, now, now, expiry, buf, len,
+                 r->pool);
 }
 
 /* ----------------------------------------------------------------------

@@ -5,10 +5,14 @@
  * should be.  `Authorization: Token <key>`; the key is looked up in
  * PostgreSQL (our own table, where only its SHA-256 is stored, or the
  * tables of DRF's authtoken or django-rest-knox), and the answer is cached
- * across processes through socache, keyed by a hash of the key.
+ * across processes through socache, keyed by a hash of the key.  One
+ * thread per node (a mod_watchdog singleton) LISTENs to the database and
+ * drops the cached answer of a key the moment its row changes
+ * (AuthTokenRevocationListen, sql/schema.sql).
  */
 
 #include "apr_lib.h"
+#include "apr_optional.h"
 #include "apr_strings.h"
 #include "apr_time.h"
 
@@ -20,6 +24,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "ap_provider.h"
+#include "mod_watchdog.h"
 
 #include <openssl/evp.h>
 
@@ -43,6 +48,15 @@ module AP_MODULE_DECLARE_DATA authn_token_module;
 #define RETRY_AFTER 5
 /* knox's token_key: the first 15 characters of the token */
 #define KNOX_TOKEN_KEY_LENGTH 15
+/* The revocation listener: its thread, its PostgreSQL channel (the
+ * trigger of sql/schema.sql), and its rhythm: the watchdog calls it every
+ * 100 ms, and each call waits up to 200 ms for a notification, so a
+ * notification is acted on within about 0.1 s. */
+#define TOKEN_WATCHDOG "authn-token-revocation"
+#define TOKEN_CHANNEL "authchain_token"
+#define TOKEN_LISTENER_APP "authchain-listener"
+#define LISTEN_INTERVAL AP_WD_TM_SLICE
+#define LISTEN_WAIT apr_time_from_msec(200)
 
 typedef enum {
     SCHEMA_NATIVE = 0,
@@ -81,6 +95,10 @@ static const char touch_sql[] =
 typedef struct {
     ac_cache *cache;            /* main server only */
     const char *cache_spec;             /* NULL: shmcb */
+    int listen;                 /* AuthTokenRevocationListen: -1 unset */
+    const char *listen_db;      /* the AuthTokenDB listened to */
+    const char *listen_sql;     /* and its query (native or drf) */
+    ac_pg_listener *listener;   /* NULL: revocation waits for the TTL */
 } token_srv_conf;
 
 typedef struct {
@@ -117,7 +135,9 @@ typedef struct {
     token_verdict verdict;
     apr_int64_t expires;        /* epoch seconds, 0 = never */
     apr_int64_t touched;        /* epoch seconds of our last last_used write */
-    apr_int64_t loaded;         /* epoch seconds it was read from the database */
+    apr_time_t loaded;          /* when its database read began */
+    apr_time_t known;           /* when this request began reading it (not
+                                 * part of the cached record) */
     const char *user, *id, *name, *scopes;
 } token_record;
 
@@ -130,7 +150,10 @@ typedef struct {
 
 static void *create_token_srv_config(apr_pool_t *p, server_rec *s)
 {
-    return apr_pcalloc(p, sizeof(token_srv_conf));
+    token_srv_conf *sconf = apr_pcalloc(p, sizeof(token_srv_conf));
+
+    sconf->listen = -1;
+    return sconf;
 }
 
 static void *create_token_dir_config(apr_pool_t *p, char *dir)
@@ -289,6 +312,19 @@ static const char *set_cache(cmd_parms *cmd, void *dummy, const char *arg)
     return ac_cache_set_spec(cmd, arg, &sconf->cache_spec);
 }
 
+static const char *set_listen(cmd_parms *cmd, void *dummy, int flag)
+{
+    token_srv_conf *sconf = ap_get_module_config(cmd->server->module_config,
+                                                 &authn_token_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err != NULL) {
+        return err;
+    }
+    sconf->listen = flag;
+    return NULL;
+}
+
 static const command_rec token_cmds[] = {
     AP_INIT_TAKE1("AuthTokenDB", set_db, NULL, RSRC_CONF | ACCESS_CONF,
                   "libpq connection string of the token database"),
@@ -316,6 +352,9 @@ static const command_rec token_cmds[] = {
                   "socache provider[:args] of the cache (default shmcb)"),
     AP_INIT_TAKE1("AuthTokenCacheTTL", set_cache_ttl, NULL, OR_AUTHCFG,
                   "seconds a verified key is cached (default 30, 0 = off)"),
+    AP_INIT_FLAG("AuthTokenRevocationListen", set_listen, NULL, RSRC_CONF,
+                 "On: drop a key's cached answer when its row changes "
+                 "(default On with a native AuthTokenDB in the main server)"),
     {NULL}
 };
 
@@ -328,17 +367,19 @@ static const char *query_of(const token_dir_conf *conf)
     return conf->query ? conf->query : schema_sql[conf->schema];
 }
 
-static void cache_id(const token_dir_conf *conf, const char *key,
-                     apr_size_t keylen, unsigned char id[32])
+/* The cache id of a key: SHA-256 of (database, query, SHA-256 hex of the
+ * key).  The key's own hash, not the key, goes in, so that the listener
+ * finds the id of a key from the key_hash that the database notifies. */
+static void cache_id(const char *db, const char *sql, const char *sha256hex,
+                     unsigned char id[32])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    const char *sql = query_of(conf);
     unsigned int n = 32;
 
     EVP_DigestInit_ex(ctx, ac_digest("SHA256"), NULL);
-    EVP_DigestUpdate(ctx, conf->db, strlen(conf->db) + 1);
+    EVP_DigestUpdate(ctx, db, strlen(db) + 1);
     EVP_DigestUpdate(ctx, sql, strlen(sql) + 1);
-    EVP_DigestUpdate(ctx, key, keylen);
+    EVP_DigestUpdate(ctx, sha256hex, 64);
     EVP_DigestFinal_ex(ctx, id, &n);
     EVP_MD_CTX_free(ctx);
 }
@@ -492,7 +533,7 @@ static void cache_record(request_rec *r, const token_dir_conf *conf,
     /* The lifetime counts from the database read, not from this store:
      * rewriting a record (its last_used mark) must not extend it, or a
      * revoked key touched often enough would stay cached for ever. */
-    apr_time_t now = apr_time_now(), loaded = apr_time_from_sec(rec->loaded);
+    apr_time_t now = apr_time_now(), loaded = rec->loaded;
     apr_time_t expiry = loaded + apr_time_from_sec(conf->cache_ttl);
 
     if (cache == NULL || conf->cache_ttl == 0
@@ -509,7 +550,8 @@ static void cache_record(request_rec *r, const token_dir_conf *conf,
     if (expiry <= now) {
         return;
     }
-    ac_cache_put(cache, r->server, id, 32, expiry, buf, len, r->pool);
+    ac_cache_put(cache, r->server, id, 32, rec->loaded, rec->known, expiry,
+                 buf, len, r->pool);
 }
 
 /* The record of a key: from the cache, else from the database (and then
@@ -520,8 +562,11 @@ static int find_record(request_rec *r, const token_dir_conf *conf,
                        token_record *rec)
 {
     ac_cache *cache = cache_of(r);
+    /* before the lookups: an eviction after this moment may concern what
+     * they return, and then it is not cached again (ac_cache_put) */
+    apr_time_t known = apr_time_now();
 
-    cache_id(conf, key, keylen, id);
+    cache_id(conf->db, query_of(conf), sha256hex, id);
     if (cache != NULL && conf->cache_ttl > 0) {
         unsigned char buf[2048];
         unsigned int len = sizeof(buf);
@@ -532,13 +577,14 @@ static int find_record(request_rec *r, const token_dir_conf *conf,
                 && rec->expires <= apr_time_sec(apr_time_now())) {
                 rec->verdict = VERDICT_EXPIRED;
             }
+            rec->known = known;
             return 0;
         }
     }
     if (lookup_record(r, conf, key, keylen, sha256hex, rec) != 0) {
         return -1;
     }
-    rec->loaded = apr_time_sec(apr_time_now());
+    rec->loaded = rec->known = known;
     cache_record(r, conf, id, rec);
     return 0;
 }
@@ -758,6 +804,181 @@ static const auth_chain_provider token_provider = {
 };
 
 /* ----------------------------------------------------------------------
+ * Instant revocation: one listener per node
+ *
+ * The trigger of sql/schema.sql sends NOTIFY authchain_token with a row's
+ * key_hash whenever something a verdict depends on changes.  A
+ * mod_watchdog singleton thread (one child of this node runs it) holds a
+ * connection of its own that LISTENs; on a notification it removes the
+ * key's entry from the shared cache, and bumps the node's cache epoch so
+ * that every child drops its front copy (ac_cache.h).  While the
+ * connection is down, nothing is evicted: cached answers live until
+ * AuthTokenCacheTTL, as without the listener, and the log says so.  On
+ * every (re)connection the notifications of the gap are lost, so the node
+ * stops trusting every entry read before it (ac_cache_resync): simpler and
+ * surer than asking the database what changed, at the price of one lookup
+ * per key in use.  Only the AuthTokenDB of the main server is listened to:
+ * by default with the native schema; with DRF's when asked (On), for an
+ * administrator who gave authtoken_token a trigger that notifies the
+ * SHA-256 hex of the key (docs/mod_authn_token.md).  knox stores no value
+ * the key's SHA-256 can be derived from, and AuthTokenQuery tables are
+ * unknown: there revocation waits for the TTL.
+ */
+
+/* A notification: `payload` is the SHA-256 hex of a key (the native
+ * key_hash), or "*" when the table was truncated. */
+static void revocation_notified(void *ctx, server_rec *s, const char *payload,
+                                apr_pool_t *p)
+{
+    token_srv_conf *sconf = ctx;
+    unsigned char id[32];
+
+    if (strcmp(payload, "*") == 0) {
+        ac_cache_resync(sconf->cache, apr_time_now());
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AC_LOGNO(0106)
+                     "AuthTokenRevocationListen: the token table was "
+                     "emptied: no cached answer is trusted any more");
+        return;
+    }
+    if (!ac_is_lower_hex(payload, 64)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AC_LOGNO(0107)
+                     "AuthTokenRevocationListen: ignored a notification "
+                     "of %" APR_SIZE_T_FMT " characters that is not a "
+                     "key_hash", strlen(payload));
+        return;
+    }
+    cache_id(sconf->listen_db, sconf->listen_sql, payload, id);
+    ac_cache_remove(sconf->cache, s, id, 32, p);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AC_LOGNO(0108)
+                 "AuthTokenRevocationListen: the key with SHA-256 %.8s... "
+                 "changed in the database: its cached answer is dropped",
+                 payload);
+}
+
+/* LISTEN is in place (again): what was cached before may be stale. */
+static void revocation_listening(void *ctx, server_rec *s, apr_time_t since)
+{
+    token_srv_conf *sconf = ctx;
+
+    ac_cache_resync(sconf->cache, since);
+}
+
+/* The watchdog callback, on the listener's own thread. */
+static apr_status_t revocation_watchdog(int state, void *data, apr_pool_t *p)
+{
+    token_srv_conf *sconf = data;
+
+    if (state == AP_WATCHDOG_STATE_RUNNING) {
+        ac_pg_listener_run(sconf->listener, ap_server_conf, LISTEN_WAIT, p);
+    }
+    else if (state == AP_WATCHDOG_STATE_STOPPING
+             && ac_pg_listener_close(sconf->listener)) {
+        /* The child exits (httpd stops or restarts, or the MPM retires
+         * it): mod_watchdog gives the listener to another child, which
+         * waits up to 10 s before it starts, then resynchronises. */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf, AC_LOGNO(0113)
+                     "AuthTokenRevocationListen: the listener stops with "
+                     "its child process; until another child takes it "
+                     "over, a revoked key is refused only when its cache "
+                     "entry expires (AuthTokenCacheTTL)");
+    }
+    return APR_SUCCESS;
+}
+
+/* Whether the main server's token settings can be listened to: an
+ * AuthTokenDB, no AuthTokenQuery, and the native schema (the default), or
+ * DRF's when `asked` (AuthTokenRevocationListen On). */
+static int listenable(const token_dir_conf *dconf, int asked)
+{
+    return dconf->db != NULL && dconf->query == NULL
+           && (dconf->schema == SCHEMA_NATIVE
+               || (asked && dconf->schema == SCHEMA_DRF));
+}
+
+/* check_config (also under httpd -t): AuthTokenRevocationListen On with
+ * nothing to listen to, or without mod_watchdog, stops httpd. */
+static int token_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    token_srv_conf *sconf = ap_get_module_config(s->module_config,
+                                                 &authn_token_module);
+    token_dir_conf *dconf = ap_get_module_config(s->lookup_defaults,
+                                                 &authn_token_module);
+
+    if (sconf->listen != 1) {
+        return OK;
+    }
+    if (!listenable(dconf, 1)) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0109)
+                     "AuthTokenRevocationListen On needs AuthTokenDB in the "
+                     "main server context, with the native or the drf schema "
+                     "(no AuthTokenSchema knox, no AuthTokenQuery there)");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance) == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0110)
+                     "AuthTokenRevocationListen On needs mod_watchdog "
+                     "(LoadModule watchdog_module)");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+/* post_config: start the listener thread when it is wanted and possible.
+ * Returns OK, or an error that stops httpd when the thread cannot be
+ * registered. */
+static int revocation_setup(apr_pool_t *pconf, server_rec *s,
+                            token_srv_conf *sconf)
+{
+    token_dir_conf *dconf = ap_get_module_config(s->lookup_defaults,
+                                                 &authn_token_module);
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_callback;
+    ap_watchdog_t *wd;
+    ac_pg_listen_spec spec;
+    apr_status_t rv;
+
+    sconf->listener = NULL;
+    if (sconf->listen == 0 || sconf->cache == NULL
+        || !listenable(dconf, sconf->listen == 1)) {
+        return OK;
+    }
+    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (get_instance == NULL || register_callback == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AC_LOGNO(0111)
+                     "AuthTokenRevocationListen: mod_watchdog is not "
+                     "loaded: a revoked key is refused only when its cache "
+                     "entry expires (AuthTokenCacheTTL)");
+        return OK;
+    }
+    memset(&spec, 0, sizeof(spec));
+    spec.conninfo = dconf->db;
+    spec.app = TOKEN_LISTENER_APP;
+    spec.channel = TOKEN_CHANNEL;
+    spec.what = "AuthTokenRevocationListen";
+    spec.fallback = "a revoked key is refused only when its cache entry "
+                    "expires (AuthTokenCacheTTL)";
+    spec.timeout = dconf->timeout;
+    spec.notified = revocation_notified;
+    spec.listening = revocation_listening;
+    spec.ctx = sconf;
+    sconf->listen_db = dconf->db;
+    sconf->listen_sql = schema_sql[dconf->schema];
+    if ((sconf->listener = ac_pg_listener_create(pconf, &spec)) == NULL
+        || (rv = get_instance(&wd, TOKEN_WATCHDOG, 0, 1, pconf))
+           != APR_SUCCESS
+        || (rv = register_callback(wd, LISTEN_INTERVAL, sconf,
+                                   revocation_watchdog)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0112)
+                     "AuthTokenRevocationListen: cannot start the listener "
+                     "thread (mod_watchdog)");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+/* ----------------------------------------------------------------------
  * Hooks
  */
 
@@ -768,9 +989,10 @@ static int token_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
-/* post_config: create the shared cache (AuthTokenCache, default shmcb).
- * A missing provider stops httpd: the cache is what makes the scheme
- * fast, and `AuthTokenCacheTTL 0` is the way to run without it. */
+/* post_config: create the shared cache (AuthTokenCache, default shmcb)
+ * and the revocation listener.  A missing provider stops httpd: the cache
+ * is what makes the scheme fast, and `AuthTokenCacheTTL 0` is the way to
+ * run without it. */
 static int token_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
@@ -781,9 +1003,11 @@ static int token_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     ac_digests_init(pconf);
-    return ac_cache_setup(s, pconf, ptemp, "AuthTokenCache",
-                          sconf->cache_spec, TOKEN_MUTEX_TYPE, "authn_token",
-                          &sconf->cache);
+    if (ac_cache_setup(s, pconf, ptemp, "AuthTokenCache", sconf->cache_spec,
+                       TOKEN_MUTEX_TYPE, "authn_token", &sconf->cache) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return revocation_setup(pconf, s, sconf);
 }
 
 static void token_child_init(apr_pool_t *pchild, server_rec *s)
@@ -799,6 +1023,7 @@ static void register_hooks(apr_pool_t *p)
 {
     AC_LOG_MODULE(authn_token);
     ap_hook_pre_config(token_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(token_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(token_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(token_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(token_log_transaction, NULL, NULL,

@@ -12,7 +12,7 @@ use Apache::Test ();
 
 our @EXPORT = qw(basic identity challenges logged_note error_log_since
                  error_log_size psql token_cli new_key httpd_config free_port
-                 start_httpd stop_httpd
+                 start_httpd stop_httpd start_cache_server start_token_node
                  browser url_of form_login cookie_value set_cookie_of);
 
 # An Authorization value for HTTP Basic.
@@ -133,6 +133,82 @@ sub start_httpd {
 sub stop_httpd {
     my ($conf) = @_;
     system(Apache::Test::vars('httpd'), '-f', $conf, '-k', 'stop');
+}
+
+# Start a cache server (redis, or memcache: memcached) on a free port of
+# 127.0.0.1, its output in $dir/$kind.log; returns its pid and port.  The
+# caller kills it (TERM) and waits for it.
+sub start_cache_server {
+    my ($kind, $dir) = @_;
+    my $port = free_port();
+    my @cmd = $kind eq 'redis'
+        ? ('redis-server', '--port', $port, '--bind', '127.0.0.1',
+           '--save', '', '--appendonly', 'no')
+        : ('memcached', '-l', '127.0.0.1', '-p', $port, '-U', '0');
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', "$dir/$kind.log";
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or die "exec $cmd[0]: $!";
+    }
+    require IO::Socket::INET;
+    for (1 .. 50) {
+        return ($pid, $port)
+            if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        Time::HiRes::sleep(0.1);
+    }
+    die "$kind did not start on port $port";
+}
+
+# Start one more httpd node of the token scheme in the new directory $dir,
+# on the test database, under the MPM of the test run: /api/ (a static
+# page) under `AuthChain token`; $o{cache} is the AuthTokenCache value
+# (default: none, i.e. shmcb), $o{ttl} the AuthTokenCacheTTL (default
+# 30), $o{server} more server-context lines.  Returns { conf, port, dir,
+# log }; stop it with stop_httpd($node->{conf}).
+sub start_token_node {
+    my ($dir, %o) = @_;
+    mkdir $dir;
+    mkdir "$dir/api";
+    open my $fh, '>', "$dir/api/index.html" or die "$dir: $!";
+    print $fh "ok\n";
+    close $fh;
+    my $port = free_port();
+    my $mpm = $ENV{AUTHCHAIN_MPM} || 'event';
+    my $db = "host=$ENV{AUTHCHAIN_PGHOST} port=$ENV{AUTHCHAIN_PGPORT} "
+           . "dbname=$ENV{AUTHCHAIN_PGDATABASE} user=$ENV{AUTHCHAIN_PGUSER}";
+    my @stock = ("mpm_$mpm", qw(authn_core authz_core authz_user dir
+                                socache_shmcb));
+    my $cache = '';
+    if ($o{cache}) {
+        my ($provider) = $o{cache} =~ /^([a-z]+)/;
+        push @stock, "socache_$provider" unless $provider eq 'shmcb';
+        $cache = "AuthTokenCache $o{cache}";
+    }
+    my $ttl = $o{ttl} // 30;
+    my $conf = "$dir/httpd.conf";
+    open $fh, '>', $conf or die "$conf: $!";
+    print $fh httpd_config(
+        dir => $dir, port => $port, stock => \@stock,
+        ours => [[auth_chain => 'modules/chain/.libs/mod_auth_chain.so'],
+                 [authn_token => 'modules/token/.libs/mod_authn_token.so']],
+        body => <<EOC);
+DirectoryIndex index.html
+AuthTokenDB "$db"
+$cache
+@{[ $o{server} // '' ]}
+<Location /api>
+    AuthType Chain
+    AuthName "api"
+    AuthChain token
+    AuthTokenCacheTTL $ttl
+    Require valid-user
+</Location>
+EOC
+    close $fh;
+    start_httpd($conf, $port);
+    return { conf => $conf, port => $port, dir => $dir,
+             log => "$dir/error_log" };
 }
 
 # Run SQL in the test database (build/check exports PGHOST and friends);

@@ -206,19 +206,49 @@ static void test_csrf_and_origin(apr_pool_t *p)
        "no origin without a scheme and a plain host");
 }
 
+/* The cache envelope's numbers, the NOTIFY payload check and the
+ * listener's back-off (the revocation listener). */
+static void test_revocation_helpers(void)
+{
+    unsigned char b[8];
+    static const char sha[] =
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    ac_be64_put(b, APR_UINT64_C(0x0102030405060708));
+    ok(b[0] == 1 && b[7] == 8 && ac_be64_get(b) == APR_UINT64_C(0x0102030405060708),
+       "a 64-bit number is written big-endian and read back");
+    ac_be64_put(b, APR_UINT64_C(0xffffffffffffffff));
+    ok(ac_be64_get(b) == APR_UINT64_C(0xffffffffffffffff),
+       "the largest 64-bit number survives the round trip");
+    ok(ac_is_lower_hex(sha, 64), "a SHA-256 hex is 64 lowercase hex digits");
+    ok(!ac_is_lower_hex(NULL, 64) && !ac_is_lower_hex("", 64)
+       && !ac_is_lower_hex("9f86", 64) && !ac_is_lower_hex(sha, 63),
+       "a shorter or longer string is not a SHA-256 hex");
+    ok(!ac_is_lower_hex("9F86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", 64)
+       && !ac_is_lower_hex("9g86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", 64),
+       "uppercase and non-hex characters are refused");
+    ok(ac_backoff_next(0, 100, 1000) == 100
+       && ac_backoff_next(100, 100, 1000) == 200
+       && ac_backoff_next(400, 100, 1000) == 800
+       && ac_backoff_next(800, 100, 1000) == 1000
+       && ac_backoff_next(1000, 100, 1000) == 1000,
+       "the back-off starts at the minimum, doubles, and stays at the maximum");
+}
+
 int main(void)
 {
     apr_pool_t *p;
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    tap_plan(13 + 15 + 7 + 15 + 9 + 6);
+    tap_plan(13 + 15 + 7 + 15 + 9 + 6 + 6);
     test_split();
     test_base64(p);
     test_encoders(p);
     test_scopes_and_compare();
     test_directive_numbers_and_records(p);
     test_csrf_and_origin(p);
+    test_revocation_helpers();
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();
