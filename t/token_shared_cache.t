@@ -11,7 +11,6 @@ use Apache::Test;
 use Apache::TestUtil;
 use File::Temp qw(tempdir);
 use LWP::UserAgent;
-use IO::Socket::INET;
 use Time::HiRes qw(sleep);
 use ChainTest;
 
@@ -28,49 +27,8 @@ sub status_of {
                     Authorization => "Token $key")->code;
 }
 
-# Start a cache server on a free port; returns its pid and port.
-sub start_cache_server {
-    my ($kind) = @_;
-    my $port = free_port();
-    my @cmd = $kind eq 'redis'
-        ? ('redis-server', '--port', $port, '--bind', '127.0.0.1',
-           '--save', '', '--appendonly', 'no')
-        : ('memcached', '-l', '127.0.0.1', '-p', $port, '-U', '0');
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        open STDOUT, '>', "$dir/$kind.log";
-        open STDERR, '>&', \*STDOUT;
-        exec @cmd or die "exec $cmd[0]: $!";
-    }
-    require IO::Socket::INET;
-    for (1 .. 50) {
-        return ($pid, $port)
-            if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
-        sleep 0.1;
-    }
-    die "$kind did not start on port $port";
-}
-
-# How many entries the cache server holds (redis DBSIZE, memcached
-# curr_items), asked over its text protocol.
-sub cache_items {
-    my ($kind, $port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or return -1;
-    if ($kind eq 'redis') {
-        print $s "DBSIZE\r\n";
-        my $line = <$s> // '';
-        return $line =~ /^:(\d+)/ ? $1 : -1;
-    }
-    print $s "stats\r\n";
-    while (my $line = <$s>) {
-        return $1 if $line =~ /^STAT curr_items (\d+)/;
-        last if $line =~ /^END/;
-    }
-    return -1;
-}
-
 for my $kind (qw(redis memcache)) {
-    my ($cache_pid, $cache_port) = start_cache_server($kind);
+    my ($cache_pid, $cache_port) = start_cache_server($kind, $dir);
     my @nodes;
     for my $n (1, 2) {
         my $ndir = "$dir/$kind$n";

@@ -12,7 +12,8 @@ use Apache::Test ();
 
 our @EXPORT = qw(basic identity challenges logged_note error_log_since
                  error_log_size psql token_cli new_key httpd_config free_port
-                 start_httpd stop_httpd
+                 start_httpd stop_httpd pg_ctl_start pg_ctl_stop
+                 start_cache_server cache_items
                  browser url_of form_login cookie_value set_cookie_of);
 
 # An Authorization value for HTTP Basic.
@@ -133,6 +134,69 @@ sub start_httpd {
 sub stop_httpd {
     my ($conf) = @_;
     system(Apache::Test::vars('httpd'), '-f', $conf, '-k', 'stop');
+}
+
+# Start a cache server (redis or memcache) on a free port, logging into
+# $dir; returns its pid and port.
+sub start_cache_server {
+    my ($kind, $dir) = @_;
+    my $port = free_port();
+    my @cmd = $kind eq 'redis'
+        ? ('redis-server', '--port', $port, '--bind', '127.0.0.1',
+           '--save', '', '--appendonly', 'no')
+        : ('memcached', '-l', '127.0.0.1', '-p', $port, '-U', '0');
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', "$dir/$kind.log";
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or die "exec $cmd[0]: $!";
+    }
+    require IO::Socket::INET;
+    for (1 .. 50) {
+        return ($pid, $port)
+            if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        Time::HiRes::sleep(0.1);
+    }
+    die "$kind did not start on port $port";
+}
+
+# How many entries the cache server holds (redis DBSIZE, memcached
+# curr_items), asked over its text protocol.
+sub cache_items {
+    my ($kind, $port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or return -1;
+    if ($kind eq 'redis') {
+        print $s "DBSIZE\r\n";
+        my $line = <$s> // '';
+        return $line =~ /^:(\d+)/ ? $1 : -1;
+    }
+    print $s "stats\r\n";
+    while (my $line = <$s>) {
+        return $1 if $line =~ /^STAT curr_items (\d+)/;
+        last if $line =~ /^END/;
+    }
+    return -1;
+}
+
+# A PostgreSQL server of a test's own (beside build/check's): pg_ctl start
+# on $data, Unix socket in $sockdir on port $port, as ac_pg_start of
+# build/lib.sh starts the test run's.  Dies if it does not start.
+sub pg_ctl_start {
+    my ($data, $sockdir, $port) = @_;
+    my $bin = $ENV{AUTHCHAIN_PGBIN} or die "build/check must export AUTHCHAIN_PGBIN\n";
+    my $opts = "-c listen_addresses='' -c unix_socket_directories='$sockdir' "
+             . "-p $port -c fsync=off -c full_page_writes=off";
+    system("$bin/pg_ctl", '-D', $data, '-l', "$data.log", '-w', '-t', '30',
+           '-o', $opts, 'start') == 0
+        or die "pg_ctl start -D $data failed (see $data.log)";
+}
+
+# Stop it (fast shutdown); quiet when it does not run.
+sub pg_ctl_stop {
+    my ($data) = @_;
+    return unless -f "$data/postmaster.pid";
+    system("$ENV{AUTHCHAIN_PGBIN}/pg_ctl", '-D', $data, '-m', 'fast', '-w',
+           '-t', '30', 'stop');
 }
 
 # Run SQL in the test database (build/check exports PGHOST and friends);
