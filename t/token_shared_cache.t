@@ -12,7 +12,6 @@ use Apache::Test;
 use Apache::TestUtil;
 use File::Temp qw(tempdir);
 use LWP::UserAgent;
-use IO::Socket::INET;
 use Time::HiRes qw(sleep);
 use ChainTest;
 
@@ -27,24 +26,6 @@ sub status_of {
     my ($port, $key) = @_;
     return $ua->get("http://127.0.0.1:$port/api/",
                     Authorization => "Token $key")->code;
-}
-
-# How many entries the cache server holds (redis DBSIZE, memcached
-# curr_items), asked over its text protocol.
-sub cache_items {
-    my ($kind, $port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or return -1;
-    if ($kind eq 'redis') {
-        print $s "DBSIZE\r\n";
-        my $line = <$s> // '';
-        return $line =~ /^:(\d+)/ ? $1 : -1;
-    }
-    print $s "stats\r\n";
-    while (my $line = <$s>) {
-        return $1 if $line =~ /^STAT curr_items (\d+)/;
-        last if $line =~ /^END/;
-    }
-    return -1;
 }
 
 for my $kind (qw(redis memcache)) {

@@ -5,6 +5,9 @@
 #include "apr_uri.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
 
 #include "ac_common.h"
 
@@ -516,4 +519,58 @@ apr_interval_time_t ac_backoff_next(apr_interval_time_t prev,
         return min;
     }
     return prev > max / 2 ? max : prev * 2;
+/* A conninfo value in single quotes, as libpq's keyword syntax wants. */
+static const char *quote_value(apr_pool_t *p, const char *v)
+{
+    char *out = apr_palloc(p, 2 * strlen(v) + 3), *o = out;
+
+    *o++ = '\'';
+    for (; *v; v++) {
+        if (*v == '\'' || *v == '\\') {
+            *o++ = '\\';
+        }
+        *o++ = *v;
+    }
+    *o++ = '\'';
+    *o = '\0';
+    return out;
+}
+
+const char *ac_write_conninfo(apr_pool_t *p, const char *conninfo)
+{
+    PQconninfoOption *opts, *o;
+    const char *tsa = NULL, *out = "";
+    int multi = 0;
+
+    opts = PQconninfoParse(conninfo, NULL);
+    if (opts == NULL) {
+        return NULL;
+    }
+    for (o = opts; o->keyword != NULL; o++) {
+        if (o->val == NULL) {
+            continue;
+        }
+        if (strcmp(o->keyword, "target_session_attrs") == 0) {
+            tsa = o->val;
+        }
+        else if ((strcmp(o->keyword, "host") == 0
+                  || strcmp(o->keyword, "hostaddr") == 0)
+                 && strchr(o->val, ',') != NULL) {
+            multi = 1;
+        }
+    }
+    if ((tsa == NULL || strcmp(tsa, "any") == 0) ? !multi
+        : (strcmp(tsa, "read-write") == 0 || strcmp(tsa, "primary") == 0)) {
+        PQconninfoFree(opts);
+        return NULL;
+    }
+    for (o = opts; o->keyword != NULL; o++) {
+        if (o->val != NULL
+            && strcmp(o->keyword, "target_session_attrs") != 0) {
+            out = apr_pstrcat(p, out, o->keyword, "=",
+                              quote_value(p, o->val), " ", NULL);
+        }
+    }
+    PQconninfoFree(opts);
+    return apr_pstrcat(p, out, "target_session_attrs=read-write", NULL);
 }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <string.h>
 
 #include "apr_hash.h"
 #include "apr_strings.h"
@@ -23,6 +24,13 @@
  * connection attempt. */
 #define AC_PG_BACKOFF apr_time_from_msec(500)
 
+/* The same for a pool of writes to the primary (ac_pg_write_pool_get):
+ * its writes are optional, so a down primary is tried rarely. */
+#define AC_PG_WRITE_BACKOFF apr_time_from_sec(5)
+
+/* SQLSTATE read_only_sql_transaction: a write reached a standby. */
+#define AC_PG_READ_ONLY_SQLSTATE "25006"
+
 /* The OID of `text`: every parameter is sent as text. */
 #define AC_PG_TEXTOID 25
 
@@ -43,6 +51,7 @@ struct ac_pg_pool {
     int open;                   /* connections open or being opened */
     apr_time_t retry_after;     /* no connection attempt before this */
     int failing;                /* an outage is in progress (logged) */
+    int writer;                 /* optional writes to the primary */
     unsigned int next_statement;
     struct ac_pg_pool *next;    /* same conninfo, other settings */
 };
@@ -50,6 +59,7 @@ struct ac_pg_pool {
 static apr_pool_t *child_pool;
 static apr_thread_mutex_t *registry_lock;
 static apr_hash_t *registry;
+static apr_hash_t *writers;     /* read conninfo -> write conninfo or "" */
 
 static void close_conn(ac_pg_conn *c);
 
@@ -80,19 +90,23 @@ void ac_pg_child_init(apr_pool_t *pchild, server_rec *s)
     child_pool = pchild;
     apr_thread_mutex_create(&registry_lock, APR_THREAD_MUTEX_DEFAULT, pchild);
     registry = apr_hash_make(pchild);
+    writers = apr_hash_make(pchild);
     apr_pool_cleanup_register(pchild, NULL, close_all, apr_pool_cleanup_null);
 }
 
-ac_pg_pool *ac_pg_pool_get(const char *conninfo, apr_interval_time_t timeout,
-                           int max)
+/* Find or create the pool; the caller holds registry_lock. */
+static ac_pg_pool *pool_get_locked(const char *conninfo,
+                                   apr_interval_time_t timeout, int max,
+                                   int writer)
 {
     ac_pg_pool *pool;
 
-    /* registry: conninfo -> the pools for it, one per (timeout, max) */
-    apr_thread_mutex_lock(registry_lock);
+    /* registry: conninfo -> the pools for it, one per (timeout, max,
+     * writer) */
     for (pool = apr_hash_get(registry, conninfo, APR_HASH_KEY_STRING);
          pool != NULL; pool = pool->next) {
-        if (pool->timeout == timeout && pool->max == (max > 0 ? max : 1)) {
+        if (pool->timeout == timeout && pool->max == (max > 0 ? max : 1)
+            && pool->writer == writer) {
             break;
         }
     }
@@ -101,11 +115,46 @@ ac_pg_pool *ac_pg_pool_get(const char *conninfo, apr_interval_time_t timeout,
         pool->conninfo = apr_pstrdup(child_pool, conninfo);
         pool->timeout = timeout;
         pool->max = max > 0 ? max : 1;
+        pool->writer = writer;
         apr_thread_mutex_create(&pool->lock, APR_THREAD_MUTEX_DEFAULT,
                                 child_pool);
         apr_thread_cond_create(&pool->freed, child_pool);
         pool->next = apr_hash_get(registry, conninfo, APR_HASH_KEY_STRING);
         apr_hash_set(registry, pool->conninfo, APR_HASH_KEY_STRING, pool);
+    }
+    return pool;
+}
+
+ac_pg_pool *ac_pg_pool_get(const char *conninfo, apr_interval_time_t timeout,
+                           int max)
+{
+    ac_pg_pool *pool;
+
+    apr_thread_mutex_lock(registry_lock);
+    pool = pool_get_locked(conninfo, timeout, max, 0);
+    apr_thread_mutex_unlock(registry_lock);
+    return pool;
+}
+
+ac_pg_pool *ac_pg_write_pool_get(const char *conninfo,
+                                 apr_interval_time_t timeout, int max)
+{
+    const char *wconninfo;
+    ac_pg_pool *pool;
+
+    apr_thread_mutex_lock(registry_lock);
+    /* parsed once per child and conninfo, remembered in `writers` */
+    wconninfo = apr_hash_get(writers, conninfo, APR_HASH_KEY_STRING);
+    if (wconninfo == NULL) {
+        wconninfo = ac_write_conninfo(child_pool, conninfo);
+        apr_hash_set(writers, apr_pstrdup(child_pool, conninfo),
+                     APR_HASH_KEY_STRING, wconninfo ? wconninfo : "");
+    }
+    if (wconninfo == NULL || *wconninfo == '\0') {
+        pool = pool_get_locked(conninfo, timeout, max, 0);
+    }
+    else {
+        pool = pool_get_locked(wconninfo, timeout, max, 1);
     }
     apr_thread_mutex_unlock(registry_lock);
     return pool;
@@ -275,7 +324,10 @@ static ac_pg_conn *acquire(ac_pg_pool *pool, apr_pool_t *p,
         }
         apr_thread_mutex_lock(pool->lock);
         pool->open--;
-        pool->retry_after = apr_time_now() + AC_PG_BACKOFF;
+        /* optional writes leave a down primary alone for longer */
+        pool->retry_after = apr_time_now()
+                            + (pool->writer ? AC_PG_WRITE_BACKOFF
+                                            : AC_PG_BACKOFF);
         apr_thread_cond_signal(pool->freed);
         apr_thread_mutex_unlock(pool->lock);
         return NULL;
@@ -317,6 +369,23 @@ static void note_health(ac_pg_pool *pool, server_rec *s, const char *what,
     was = pool->failing;
     pool->failing = !ok;
     apr_thread_mutex_unlock(pool->lock);
+    if (pool->writer) {
+        if (!ok && !was) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AC_LOGNO(0204)
+                         "%s: no primary reachable, skipping these writes "
+                         "until one is (reads go on): %s", what, err);
+        }
+        else if (!ok) {
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, AC_LOGNO(0205)
+                         "%s: still no primary reachable, write skipped: "
+                         "%s", what, err);
+        }
+        else if (was) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AC_LOGNO(0206)
+                         "%s: primary reachable again, writes resume", what);
+        }
+        return;
+    }
     if (!ok && !was) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AC_LOGNO(0201)
                      "%s: database unavailable, answering 503 until it "
@@ -386,8 +455,14 @@ static PGresult *run_on(ac_pg_pool *pool, ac_pg_conn *c, apr_pool_t *p,
     }
     if (PQresultStatus(res) != PGRES_TUPLES_OK
         && PQresultStatus(res) != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
         *err = apr_pstrdup(p, PQresultErrorMessage(res));
-        *conn_ok = PQstatus(c->conn) == CONNECTION_OK;
+        /* A write on a standby (a promoted server demoted again, or
+         * default_transaction_read_only): drop the connection, so that
+         * the next attempt looks for the primary afresh. */
+        *conn_ok = PQstatus(c->conn) == CONNECTION_OK
+                   && !(state && strcmp(state, AC_PG_READ_ONLY_SQLSTATE) == 0);
         PQclear(res);
         return NULL;
     }
@@ -433,7 +508,14 @@ ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
             return AC_PG_OK;
         }
         if (fresh || conn_ok || apr_time_now() >= deadline) {
-            break;      /* a new connection failed, the SQL did, or time is up */
+            /* a new connection failed, the SQL did, or time is up */
+            if (pool->writer) {
+                /* a write on a standby, or one that timed out */
+                apr_thread_mutex_lock(pool->lock);
+                pool->retry_after = apr_time_now() + AC_PG_WRITE_BACKOFF;
+                apr_thread_mutex_unlock(pool->lock);
+            }
+            break;
         }
     }
     note_health(pool, s, what, 0, err ? err : "unknown error");

@@ -35,6 +35,18 @@ typedef enum {
 ac_pg_pool *ac_pg_pool_get(const char *conninfo, apr_interval_time_t timeout,
                            int max);
 
+/* The pool for the writes that go with the reads of `conninfo` (same
+ * timeout and size).  When `conninfo` names one server and does not ask
+ * for a standby, that is the read pool itself: nothing changes.  When it
+ * names several hosts or asks for a standby (target_session_attrs other
+ * than read-write or primary), writes get a pool of their own that connects
+ * with target_session_attrs=read-write, so that they reach the primary
+ * while the reads stay on the standby.  Such a pool backs off longer after
+ * a failure, counts a "read-only transaction" error (SQLSTATE 25006) as
+ * "no primary", and logs an outage as skipped writes, not as a 503. */
+ac_pg_pool *ac_pg_write_pool_get(const char *conninfo,
+                                 apr_interval_time_t timeout, int max);
+
 /* Call from the module's child_init hook before any ac_pg_pool_get(). */
 void ac_pg_child_init(apr_pool_t *pchild, server_rec *s);
 

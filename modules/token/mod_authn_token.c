@@ -618,7 +618,8 @@ static void maybe_touch(request_rec *r, const token_dir_conf *conf,
     rec->touched = now;
     cache_record(r, conf, id, rec);
     t = apr_palloc(r->pool, sizeof(*t));
-    t->pool = ac_pg_pool_get(conf->db, conf->timeout, conf->pool_size);
+    /* the primary's pool when AuthTokenDB reads from a standby */
+    t->pool = ac_pg_write_pool_get(conf->db, conf->timeout, conf->pool_size);
     t->id = rec->id;
     t->interval = conf->touch;
     ap_set_module_config(initial_request(r)->request_config,

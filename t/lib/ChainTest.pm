@@ -13,6 +13,7 @@ use Apache::Test ();
 our @EXPORT = qw(basic identity challenges logged_note error_log_since
                  error_log_size psql token_cli new_key httpd_config free_port
                  start_httpd stop_httpd start_cache_server start_token_node
+                 pg_ctl_start pg_ctl_stop cache_items
                  browser url_of form_login cookie_value set_cookie_of);
 
 # An Authorization value for HTTP Basic.
@@ -209,6 +210,45 @@ EOC
     start_httpd($conf, $port);
     return { conf => $conf, port => $port, dir => $dir,
              log => "$dir/error_log" };
+}
+
+# How many entries the cache server holds (redis DBSIZE, memcached
+# curr_items), asked over its text protocol.
+sub cache_items {
+    my ($kind, $port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or return -1;
+    if ($kind eq 'redis') {
+        print $s "DBSIZE\r\n";
+        my $line = <$s> // '';
+        return $line =~ /^:(\d+)/ ? $1 : -1;
+    }
+    print $s "stats\r\n";
+    while (my $line = <$s>) {
+        return $1 if $line =~ /^STAT curr_items (\d+)/;
+        last if $line =~ /^END/;
+    }
+    return -1;
+}
+
+# A PostgreSQL server of a test's own (beside build/check's): pg_ctl start
+# on $data, Unix socket in $sockdir on port $port, as ac_pg_start of
+# build/lib.sh starts the test run's.  Dies if it does not start.
+sub pg_ctl_start {
+    my ($data, $sockdir, $port) = @_;
+    my $bin = $ENV{AUTHCHAIN_PGBIN} or die "build/check must export AUTHCHAIN_PGBIN\n";
+    my $opts = "-c listen_addresses='' -c unix_socket_directories='$sockdir' "
+             . "-p $port -c fsync=off -c full_page_writes=off";
+    system("$bin/pg_ctl", '-D', $data, '-l', "$data.log", '-w', '-t', '30',
+           '-o', $opts, 'start') == 0
+        or die "pg_ctl start -D $data failed (see $data.log)";
+}
+
+# Stop it (fast shutdown); quiet when it does not run.
+sub pg_ctl_stop {
+    my ($data) = @_;
+    return unless -f "$data/postmaster.pid";
+    system("$ENV{AUTHCHAIN_PGBIN}/pg_ctl", '-D', $data, '-m', 'fast', '-w',
+           '-t', '30', 'stop');
 }
 
 # Run SQL in the test database (build/check exports PGHOST and friends);

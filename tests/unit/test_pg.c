@@ -1,0 +1,92 @@
+/* Licensed under the Apache License, Version 2.0.
+ *
+ * Unit tests of ac_write_conninfo (modules/common/ac_common.c): the libpq
+ * conninfo that writes use when reads may go to a standby.  Prints TAP.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "apr_general.h"
+#include "apr_pools.h"
+
+#include <libpq-fe.h>
+
+#include "ac_common.h"
+#include "tap.h"
+
+/* `conninfo`'s write conninfo, parsed back: the value of `keyword`. */
+static int write_has(apr_pool_t *p, const char *conninfo,
+                     const char *keyword, const char *want)
+{
+    const char *w = ac_write_conninfo(p, conninfo);
+    PQconninfoOption *opts, *o;
+    int found = 0;
+
+    if (w == NULL || (opts = PQconninfoParse(w, NULL)) == NULL) {
+        return 0;
+    }
+    for (o = opts; o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, keyword) == 0) {
+            found = want ? (o->val && strcmp(o->val, want) == 0)
+                         : o->val == NULL;
+        }
+    }
+    PQconninfoFree(opts);
+    return found;
+}
+
+static void test_write_conninfo(apr_pool_t *p)
+{
+    ok(ac_write_conninfo(p, "host=/run/postgresql dbname=app") == NULL,
+       "one host without target_session_attrs: writes share the read pool");
+    ok(ac_write_conninfo(p, "postgresql:///app?host=/run/postgresql")
+       == NULL, "a one-host URI: writes share the read pool");
+    ok(ac_write_conninfo(p, "host=a,b target_session_attrs=read-write")
+       == NULL, "a string that already asks for read-write is the primary's");
+    ok(ac_write_conninfo(p, "host=a,b target_session_attrs=primary")
+       == NULL, "so is one that asks for the primary");
+    ok(ac_write_conninfo(p, "host='a b") == NULL,
+       "an unparsable string has none");
+    ok(write_has(p, "host=/s1,/s2 port=5432,5433 dbname=app "
+                 "target_session_attrs=prefer-standby",
+                 "target_session_attrs", "read-write"),
+       "prefer-standby: writes ask for read-write");
+    ok(write_has(p, "host=/s1,/s2 port=5432,5433 dbname=app "
+                 "target_session_attrs=prefer-standby", "host", "/s1,/s2")
+       && write_has(p, "host=/s1,/s2 port=5432,5433 dbname=app "
+                    "target_session_attrs=prefer-standby", "port",
+                    "5432,5433"),
+       "the hosts and ports are kept");
+    ok(write_has(p, "host=a,b dbname=app", "target_session_attrs",
+                 "read-write"),
+       "several hosts without target_session_attrs: writes ask for read-write");
+    ok(write_has(p, "host=a target_session_attrs=standby "
+                 "target_session_attrs=read-only dbname=app",
+                 "target_session_attrs", "read-write"),
+       "a repeated keyword (the last wins) is replaced, not appended");
+    ok(write_has(p, "postgresql://u@a:5432,b:5433/app"
+                 "?target_session_attrs=prefer-standby",
+                 "target_session_attrs", "read-write")
+       && write_has(p, "postgresql://u@a:5432,b:5433/app"
+                    "?target_session_attrs=prefer-standby", "host", "a,b")
+       && write_has(p, "postgresql://u@a:5432,b:5433/app"
+                    "?target_session_attrs=prefer-standby", "dbname", "app"),
+       "a multi-host URI becomes a keyword string with read-write");
+    ok(write_has(p, "host=a,b password='it\\'s \\\\ x' dbname=app",
+                 "password", "it's \\ x"),
+       "quotes and backslashes in values survive the rebuild");
+}
+
+int main(void)
+{
+    apr_pool_t *p;
+
+    apr_initialize();
+    apr_pool_create(&p, NULL);
+    tap_plan(11);
+    test_write_conninfo(p);
+    apr_pool_destroy(p);
+    apr_terminate();
+    return tap_done();
+}
