@@ -519,6 +519,8 @@ apr_interval_time_t ac_backoff_next(apr_interval_time_t prev,
         return min;
     }
     return prev > max / 2 ? max : prev * 2;
+}
+
 /* A conninfo value in single quotes, as libpq's keyword syntax wants. */
 static const char *quote_value(apr_pool_t *p, const char *v)
 {

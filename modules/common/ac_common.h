@@ -129,6 +129,7 @@ int ac_is_lower_hex(const char *s, apr_size_t len);
 apr_interval_time_t ac_backoff_next(apr_interval_time_t prev,
                                     apr_interval_time_t min,
                                     apr_interval_time_t max);
+
 /* The libpq conninfo for the writes that go with the reads of `conninfo`
  * (ac_pg_write_pool_get in ac_pg.h): NULL when writes can share the read
  * connections (one host, and no target_session_attrs or one that already
