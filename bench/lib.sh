@@ -234,26 +234,40 @@ HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 bench_cpu_ticks() {   # all CPU time, and the busy part (not idle, iowait, steal)
     awk '/^cpu /{ print $2+$3+$4+$5+$6+$7+$8+$9, $2+$3+$4+$7+$8 }' /proc/stat
 }
-bench_ours_ticks() {  # CPU time used so far by BENCH_OURS and their children
+bench_ours_ticks() {  # CPU time used so far by BENCH_OURS (or PID...) and their children
     local p q
-    for p in "${BENCH_OURS[@]}"; do
+    [ $# -gt 0 ] || set -- "${BENCH_OURS[@]}"
+    for p in "$@"; do
         cat "/proc/$p/stat" 2>/dev/null
         for q in $(pgrep -P "$p"); do cat "/proc/$q/stat" 2>/dev/null; done
     done | awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { printf "%d", t }'
 }
 
+# bench_server_ticks CASE: CPU time used so far by the httpd that serves
+# CASE (NODE_PID[case], by default $httpd_pid) with its children, and by
+# PostgreSQL's (BENCH_PG, when set) with its backends
+bench_server_ticks() {
+    bench_ours_ticks "${NODE_PID[$1]:-$httpd_pid}" ${BENCH_PG:+"$BENCH_PG"}
+}
+
 # bench_wrk_run CASE SECS OUTFILE: one wrk run; fails unless every answer was
 # 2xx.  Sets OTHERS: the share (%) of the CPUs' time that other processes
-# took during the run.
+# took during the run; and CPU_US: the CPU time the server (httpd and
+# PostgreSQL, bench_server_ticks) spent per request, in microseconds.  A
+# request's CPU time hardly depends on how much of the machine other
+# processes took, so it compares cases more precisely than req/s does.
 SOCKET_ERRORS=(0 0 0 0)
+declare -A NODE_PID
 bench_wrk_run() {
-    local c=$1 secs=$2 out=$3 args tm cpu0 cpu1 ours0 ours1 wrk_ticks
+    local c=$1 secs=$2 out=$3 args tm cpu0 cpu1 ours0 ours1 wrk_ticks srv0 srv1
     args=(-t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${secs}s" --latency)
     [ -n "${AUTH[$c]:-}" ] && args+=(-H "Authorization: ${AUTH[$c]}")
     cpu0=$(bench_cpu_ticks)
     ours0=$(bench_ours_ticks)
+    srv0=$(bench_server_ticks "$c")
     # `times` in the command substitution's shell: wrk's CPU time
     tm=$(wrk "${args[@]}" "$(bench_url "$c")" >"$out" 2>&1; echo "rc=$?"; times)
+    srv1=$(bench_server_ticks "$c")
     ours1=$(bench_ours_ticks)
     cpu1=$(bench_cpu_ticks)
     [ "${tm%%$'\n'*}" = rc=0 ] || { cat "$out" >&2; ac_die "wrk failed on $c"; }
@@ -272,6 +286,8 @@ bench_wrk_run() {
         cat "$out" >&2
         ac_die "wrk on $c: ${non2xx:-0} non-2xx answers of ${n:-0} requests"
     fi
+    CPU_US=$(awk -v t="$((srv1 - srv0))" -v hz="$HZ" -v n="$n" \
+        'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
     # A few read errors are connections closed at MaxKeepAliveRequests or
     # at the end of the run; connect errors and timeouts are not normal.
     local conn=0 rd=0 wr=0 to=0
@@ -306,9 +322,10 @@ bench_case_width() {
 }
 
 # bench_measure: a warm-up run per case, then `rounds` rounds of every case
-# (the order reversed every other round).  Fills RPS, P50 and P99 by
+# (the order reversed every other round; a script may define
+# bench_round_start ROUND, run before each round).  Fills RPS, P50 and P99 by
 # "case,round", MED and BEST by case, disturbed, runs and children.
-declare -A RPS P50 P99 MED BEST
+declare -A RPS P50 P99 CPU MED BEST
 bench_measure() {
     local c r i out note order width
     width=$(bench_case_width)
@@ -320,6 +337,9 @@ bench_measure() {
     disturbed=()
     ac_say "measuring: $rounds rounds of ${#CASES[@]} cases, ${duration}s each (~$(( runs * duration ))s)"
     for r in $(seq 1 "$rounds"); do
+        if declare -F bench_round_start >/dev/null; then
+            bench_round_start "$r"
+        fi
         order=("${CASES[@]}")
         if [ $((r % 2)) -eq 0 ]; then
             order=()
@@ -331,13 +351,14 @@ bench_measure() {
             RPS[$c,$r]=$(bench_wrk_rps "$out")
             P50[$c,$r]=$(bench_wrk_latency "$out" 50)
             P99[$c,$r]=$(bench_wrk_latency "$out" 99)
+            CPU[$c,$r]=$CPU_US
             note=
             if [ "$OTHERS" -gt "$OTHERS_LIMIT" ]; then
                 note="  DISTURBED"
                 disturbed+=("round $r $c: ${OTHERS}%")
             fi
-            printf "  round %d  %-${width}s %8.0f req/s   other processes %3d%% of the CPUs%s\n" \
-                "$r" "$c" "${RPS[$c,$r]}" "$OTHERS" "$note" >&2
+            printf "  round %d  %-${width}s %8.0f req/s %7.1f us/req   other processes %3d%% of the CPUs%s\n" \
+                "$r" "$c" "${RPS[$c,$r]}" "$CPU_US" "$OTHERS" "$note" >&2
         done
     done
     children=$(pgrep -c -P "$httpd_pid" 2>/dev/null || echo '?')
@@ -389,26 +410,40 @@ bench_report_table() {
         echo "other processes: over ${OTHERS_LIMIT}% of the CPUs in ${#disturbed[@]} of $runs runs ($(printf '%s; ' "${disturbed[@]}" | sed 's/; $//'))"
     fi
     echo
-    printf "%-${width}s %14s %12s %8s %8s %10s\n" case 'req/s median' 'req/s best' 'p50 ms' 'p99 ms' 'vs no-auth'
+    printf "%-${width}s %14s %12s %8s %8s %10s %8s\n" case 'req/s median' 'req/s best' 'p50 ms' 'p99 ms' 'vs no-auth' 'us/req'
     for c in "${CASES[@]}"; do
-        printf "%-${width}s %14.0f %12.0f %8.2f %8.2f %10s\n" "$c" "${MED[$c]}" "${BEST[$c]}" \
+        printf "%-${width}s %14.0f %12.0f %8.2f %8.2f %10s %8.1f\n" "$c" "${MED[$c]}" "${BEST[$c]}" \
             "$(bench_stat median P50 "$c")" "$(bench_stat median P99 "$c")" \
-            "$(bench_ratio "${MED[$c]}" "${MED[static]}")"
+            "$(bench_ratio "${MED[$c]}" "${MED[static]}")" "$(bench_stat median CPU "$c")"
     done
+    echo "(us/req: CPU time of the serving httpd${BENCH_PG:+ and PostgreSQL} per request, median over the rounds)"
     echo
 }
 
 # bench_target LABEL CASE ANCHOR TARGET: the ratio of CASE's median to
-# ANCHOR's (and of their best rounds), PASS or MISS against TARGET,
+# ANCHOR's (and of their best rounds, and the median of the ratios of each
+# round, whose two runs were back to back), PASS or MISS against TARGET,
 # "(unreliable)" when a run was disturbed.  Counts misses in BENCH_MISSES.
 bench_target() {
-    local label=$1 c=$2 anchor=$3 target=$4 r best v
+    local label=$1 c=$2 anchor=$3 target=$4 r best v paired
     r=$(bench_ratio "${MED[$c]}" "${MED[$anchor]}")
     best=$(bench_ratio "${BEST[$c]}" "${BEST[$anchor]}")
+    paired=$(bench_paired_ratio RPS "$c" "$anchor")
     v=$(bench_verdict "$r" "$target")
     [ "$v" = MISS ] && BENCH_MISSES=$((BENCH_MISSES + 1))
     [ ${#disturbed[@]} -gt 0 ] && v="$v (unreliable)"
-    printf '%-36s %5s (best %s)  target >= %.2f  %s\n' "$label" "$r" "$best" "$target" "$v"
+    printf '%-36s %5s (best %s, per round %s)  target >= %.2f  %s\n' "$label" "$r" "$best" "$paired" "$target" "$v"
+}
+
+# bench_paired_ratio ARRAY CASE ANCHOR: the median over the rounds of
+# ARRAY[CASE,round] / ARRAY[ANCHOR,round]
+bench_paired_ratio() {
+    local -n arr=$1
+    local r
+    for r in $(seq 1 "$rounds"); do
+        bench_ratio "${arr[$2,$r]}" "${arr[$3,$r]}"; echo
+    done | sort -g | awk '{ v[NR] = $1 } END {
+        printf "%.2f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 
 # bench_finish: the warnings, the time taken, and the exit status (1 for a
