@@ -82,7 +82,7 @@ refused_server('AuthTokenRevocationListen maybe',
                qr/AuthTokenRevocationListen must be On or Off/,
                'a bad AuthTokenRevocationListen stops httpd');
 refused_server("AuthTokenDB \"dbname=x\"\nAuthTokenSchema knox\nAuthTokenRevocationListen On",
-               qr/AuthTokenRevocationListen On needs AuthTokenDB in the main server context, with the native or the drf schema/,
+               qr/AuthTokenRevocationListen On needs an AuthTokenDB read with the native or the drf schema \(not knox, not AuthTokenQuery\)/,
                'AuthTokenRevocationListen On with the knox schema stops httpd');
 refused_server("<VirtualHost 127.0.0.1:$port>\n    AuthTokenRevocationListen Off\n</VirtualHost>",
                qr/AuthTokenRevocationListen cannot occur within <VirtualHost> section/,

@@ -20,7 +20,7 @@ use LWP::UserAgent;
 use Time::HiRes qw(time sleep);
 use ChainTest;
 
-plan tests => 25;
+plan tests => 28;
 
 my $ua = LWP::UserAgent->new(timeout => 10);
 my $dir = tempdir(CLEANUP => 1);
@@ -102,12 +102,13 @@ sub cached_key {
     return $key;
 }
 
-# Both listeners connected (the test server's may be backing off after
-# the outage tests that ran before this file).
+# Every listener connected: node 2's, and two of the test server's, for
+# its main AuthTokenDB and for /token/otherdb's own (the test server's may
+# be backing off after the outage tests that ran before this file).
 my $t = time;
-sleep 0.1 while listeners() < 2 && time - $t < 15;
-ok t_cmp(listeners() >= 2, 1,
-         'each node has its listener connection (authchain-listener)');
+sleep 0.1 while listeners() < 3 && time - $t < 15;
+ok t_cmp(listeners() >= 3, 1,
+         'a listener connection (authchain-listener) per node and database');
 
 # --- authchain-token revoke ------------------------------------------------
 my $key = cached_key('revnotify', @nodes);
@@ -120,6 +121,20 @@ ok t_cmp(defined $took && $took < $limit, 1,
          "within $limit s of the revoke command");
 printf "# revocation latency, both nodes, revoke command included: "
      . "%.3f s\n", $took // -1;
+
+# --- a Location with an AuthTokenDB of its own ------------------------------
+my $otherdb = { name => 'node 1, /token/otherdb',
+                url => url_of('/token/otherdb/env'), log => $server_log };
+$key = cached_key('revotherdb', $otherdb);
+$t0 = time;
+token_cli('revoke', '--user', 'revotherdb');
+($took, $reasons) = refused_everywhere($key, $t0, 3, $otherdb);
+ok t_cmp($reasons, ['Token revoked.'],
+         'a Location with its own AuthTokenDB string has its own listener');
+ok t_cmp(defined $took && $took < $limit, 1, "within $limit s");
+ok t_cmp(scalar(() = log_since($server_log, 0)
+                    =~ /AuthTokenRevocationListen \(AuthTokenDB at [^)]*extra\.conf:\d+\): listening/g) >= 2,
+         1, 'the log names each listener by its AuthTokenDB directive');
 
 # --- direct SQL: UPDATE of expires, DELETE ---------------------------------
 $key = cached_key('revexpire', @nodes);
@@ -172,17 +187,18 @@ psql("BEGIN; SELECT count(pg_terminate_backend(pid, 5000))"
      . " COMMIT");
 ok t_cmp([map { (answer($_, $gap))[0] } @nodes], [200, 200],
          'during the gap the cached grant is served (fallback to the TTL)');
-ok t_cmp(logs_show(qr/AuthTokenRevocationListen: lost the connection that listens to the database .*refused only when its cache entry expires \(AuthTokenCacheTTL\)/,
+ok t_cmp(logs_show(qr/AuthTokenRevocationListen \(AuthTokenDB at [^)]+\): lost the connection that listens to the database .*refused only when its cache entry expires \(AuthTokenCacheTTL\)/,
                    3, @from), 1,
          'both nodes log that they fell back to AuthTokenCacheTTL');
-ok t_cmp(logs_show(qr/AuthTokenRevocationListen: listening to the database again; what was cached before is not trusted \(resynchronised\)/,
+ok t_cmp(logs_show(qr/AuthTokenRevocationListen \(AuthTokenDB at [^)]+\): listening to the database again; what was cached before is not trusted \(resynchronised\)/,
                    5, @from), 1,
          'both nodes log the reconnection and the resynchronisation');
 ($took, $reasons) = refused_everywhere($gap, time, 3, @nodes);
 ok t_cmp($reasons, ['Token revoked.', 'Token revoked.'],
          'after the reconnection the key revoked during the gap is refused');
 my @losses = map { my $l = log_since(@$_); scalar(() = $l =~ /AC0210:/g) } @from;
-ok t_cmp(\@losses, [1, 1], 'the loss is logged once per node');
+ok t_cmp(\@losses, [2, 1],
+         'the loss is logged once per listener (node 1 has two)');
 
 # and notifications work again after the reconnection
 $key = cached_key('revagain', @nodes);

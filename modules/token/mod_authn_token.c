@@ -96,9 +96,6 @@ typedef struct {
     ac_cache *cache;            /* main server only */
     const char *cache_spec;             /* NULL: shmcb */
     int listen;                 /* AuthTokenRevocationListen: -1 unset */
-    const char *listen_db;      /* the AuthTokenDB listened to */
-    const char *listen_sql;     /* and its query (native or drf) */
-    ac_pg_listener *listener;   /* NULL: revocation waits for the TTL */
 } token_srv_conf;
 
 typedef struct {
@@ -121,6 +118,28 @@ typedef struct {
     unsigned int touch_set:1;
     unsigned int cache_ttl_set:1;
 } token_dir_conf;
+
+/* An AuthTokenDB directive of the configuration: its section's own
+ * settings (complete once the configuration is read) and where it is. */
+typedef struct {
+    const token_dir_conf *conf;
+    const char *where;          /* file:line, for log lines */
+} token_db_use;
+
+/* Every AuthTokenDB of the configuration being read, in order: the
+ * revocation listeners are made from them (revocation_setup).  pre_config
+ * makes it anew before each reading. */
+static apr_array_header_t *db_uses;
+
+/* A revocation listener: one per distinct AuthTokenDB string. */
+typedef struct {
+    token_srv_conf *sconf;
+    const char *db;
+    const char *where;          /* its first AuthTokenDB directive */
+    apr_interval_time_t timeout;        /* connecting and LISTEN */
+    int drf;                    /* also evict the drf schema's entries */
+    ac_pg_listener *listener;
+} token_listener;
 
 /* What a key turned out to be, as cached. */
 typedef enum {
@@ -195,6 +214,7 @@ static const char *set_db(cmd_parms *cmd, void *dconf, const char *arg)
 {
     token_dir_conf *conf = dconf;
     const char *err = ac_pg_check_conninfo(cmd->temp_pool, arg);
+    token_db_use *use;
 
     if (err != NULL) {
         return apr_psprintf(cmd->pool, "AuthTokenDB: not a libpq connection "
@@ -202,6 +222,12 @@ static const char *set_db(cmd_parms *cmd, void *dconf, const char *arg)
     }
     conf->db = arg;
     conf->db_set = 1;
+    use = apr_array_push(db_uses);
+    use->conf = conf;
+    use->where = cmd->directive && cmd->directive->filename
+                 ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                                cmd->directive->line_num)
+                 : "the command line";
     return NULL;
 }
 
@@ -354,7 +380,7 @@ static const command_rec token_cmds[] = {
                   "seconds a verified key is cached (default 30, 0 = off)"),
     AP_INIT_FLAG("AuthTokenRevocationListen", set_listen, NULL, RSRC_CONF,
                  "On: drop a key's cached answer when its row changes "
-                 "(default On with a native AuthTokenDB in the main server)"),
+                 "(default On for every AuthTokenDB with the native schema)"),
     {NULL}
 };
 
@@ -805,21 +831,23 @@ static const auth_chain_provider token_provider = {
 };
 
 /* ----------------------------------------------------------------------
- * Instant revocation: one listener per node
+ * Instant revocation: one listener per node and database
  *
  * The trigger of sql/schema.sql sends NOTIFY authchain_token with a row's
- * key_hash whenever something a verdict depends on changes.  A
- * mod_watchdog singleton thread (one child of this node runs it) holds a
- * connection of its own that LISTENs; on a notification it removes the
- * key's entry from the shared cache, and bumps the node's cache epoch so
- * that every child drops its front copy (ac_cache.h).  While the
- * connection is down, nothing is evicted: cached answers live until
- * AuthTokenCacheTTL, as without the listener, and the log says so.  On
- * every (re)connection the notifications of the gap are lost, so the node
- * stops trusting every entry read before it (ac_cache_resync): simpler and
- * surer than asking the database what changed, at the price of one lookup
- * per key in use.  Only the AuthTokenDB of the main server is listened to:
- * by default with the native schema; with DRF's when asked (On), for an
+ * key_hash whenever something a verdict depends on changes.  For each
+ * distinct AuthTokenDB string of the configuration (main server, virtual
+ * hosts and sections alike), a mod_watchdog singleton thread (one child of
+ * this node runs it) holds a connection of its own that LISTENs; on a
+ * notification it removes the key's entry from the shared cache, and bumps
+ * the node's cache epoch so that every child drops its front copy
+ * (ac_cache.h).  While the connection is down, nothing is evicted: cached
+ * answers live until AuthTokenCacheTTL, as without the listener, and the
+ * log says so.  On every (re)connection the notifications of the gap are
+ * lost, so the node stops trusting every entry read before it
+ * (ac_cache_resync): simpler and surer than asking the database what
+ * changed, at the price of one lookup per key in use.  A database is
+ * listened to when one of its AuthTokenDB sections reads it with the
+ * native schema (the default); with DRF's when asked (On), for an
  * administrator who gave authtoken_token a trigger that notifies the
  * SHA-256 hex of the key (docs/mod_authn_token.md).  knox stores no value
  * the key's SHA-256 can be derived from, and AuthTokenQuery tables are
@@ -831,14 +859,15 @@ static const auth_chain_provider token_provider = {
 static void revocation_notified(void *ctx, server_rec *s, const char *payload,
                                 apr_pool_t *p)
 {
-    token_srv_conf *sconf = ctx;
+    token_listener *tl = ctx;
     unsigned char id[32];
 
     if (strcmp(payload, "*") == 0) {
-        ac_cache_resync(sconf->cache, apr_time_now());
+        ac_cache_resync(tl->sconf->cache, apr_time_now());
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AC_LOGNO(0106)
-                     "AuthTokenRevocationListen: the token table was "
-                     "emptied: no cached answer is trusted any more");
+                     "AuthTokenRevocationListen: the token table of "
+                     "AuthTokenDB at %s was emptied: no cached answer is "
+                     "trusted any more", tl->where);
         return;
     }
     if (!ac_is_lower_hex(payload, 64)) {
@@ -848,8 +877,12 @@ static void revocation_notified(void *ctx, server_rec *s, const char *payload,
                      "key_hash", strlen(payload));
         return;
     }
-    cache_id(sconf->listen_db, sconf->listen_sql, payload, id);
-    ac_cache_remove(sconf->cache, s, id, 32, p);
+    cache_id(tl->db, schema_sql[SCHEMA_NATIVE], payload, id);
+    ac_cache_remove(tl->sconf->cache, s, id, 32, p);
+    if (tl->drf) {
+        cache_id(tl->db, schema_sql[SCHEMA_DRF], payload, id);
+        ac_cache_remove(tl->sconf->cache, s, id, 32, p);
+    }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AC_LOGNO(0108)
                  "AuthTokenRevocationListen: the key with SHA-256 %.8s... "
                  "changed in the database: its cached answer is dropped",
@@ -859,41 +892,76 @@ static void revocation_notified(void *ctx, server_rec *s, const char *payload,
 /* LISTEN is in place (again): what was cached before may be stale. */
 static void revocation_listening(void *ctx, server_rec *s, apr_time_t since)
 {
-    token_srv_conf *sconf = ctx;
+    token_listener *tl = ctx;
 
-    ac_cache_resync(sconf->cache, since);
+    ac_cache_resync(tl->sconf->cache, since);
 }
 
 /* The watchdog callback, on the listener's own thread. */
 static apr_status_t revocation_watchdog(int state, void *data, apr_pool_t *p)
 {
-    token_srv_conf *sconf = data;
+    token_listener *tl = data;
 
     if (state == AP_WATCHDOG_STATE_RUNNING) {
-        ac_pg_listener_run(sconf->listener, ap_server_conf, LISTEN_WAIT, p);
+        ac_pg_listener_run(tl->listener, ap_server_conf, LISTEN_WAIT, p);
     }
     else if (state == AP_WATCHDOG_STATE_STOPPING
-             && ac_pg_listener_close(sconf->listener)) {
+             && ac_pg_listener_close(tl->listener)) {
         /* The child exits (httpd stops or restarts, or the MPM retires
          * it): mod_watchdog gives the listener to another child, which
          * waits up to 10 s before it starts, then resynchronises. */
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf, AC_LOGNO(0113)
-                     "AuthTokenRevocationListen: the listener stops with "
-                     "its child process; until another child takes it "
-                     "over, a revoked key is refused only when its cache "
-                     "entry expires (AuthTokenCacheTTL)");
+                     "AuthTokenRevocationListen: the listener of AuthTokenDB "
+                     "at %s stops with its child process; until another "
+                     "child takes it over, a revoked key is refused only "
+                     "when its cache entry expires (AuthTokenCacheTTL)",
+                     tl->where);
     }
     return APR_SUCCESS;
 }
 
-/* Whether the main server's token settings can be listened to: an
- * AuthTokenDB, no AuthTokenQuery, and the native schema (the default), or
- * DRF's when `asked` (AuthTokenRevocationListen On). */
-static int listenable(const token_dir_conf *dconf, int asked)
+/* The databases to listen to, one token_listener (listener not made yet)
+ * per distinct AuthTokenDB string: those read somewhere with the native
+ * schema, or with DRF's when `asked` (AuthTokenRevocationListen On); a
+ * section's schema and query are its own, or else the main server's. */
+static apr_array_header_t *listen_targets(apr_pool_t *p, server_rec *s,
+                                          token_srv_conf *sconf, int asked)
 {
-    return dconf->db != NULL && dconf->query == NULL
-           && (dconf->schema == SCHEMA_NATIVE
-               || (asked && dconf->schema == SCHEMA_DRF));
+    const token_dir_conf *main = ap_get_module_config(s->lookup_defaults,
+                                                      &authn_token_module);
+    apr_array_header_t *out = apr_array_make(p, 2, sizeof(token_listener));
+    int i, j;
+
+    for (i = 0; db_uses != NULL && i < db_uses->nelts; i++) {
+        const token_db_use *use = &APR_ARRAY_IDX(db_uses, i, token_db_use);
+        token_schema schema = use->conf->schema_set ? use->conf->schema
+                                                    : main->schema;
+        const char *query = use->conf->query_set ? use->conf->query
+                                                 : main->query;
+        token_listener *tl = NULL;
+
+        if (query != NULL || schema == SCHEMA_KNOX
+            || (schema == SCHEMA_DRF && !asked)) {
+            continue;
+        }
+        for (j = 0; j < out->nelts && tl == NULL; j++) {
+            if (strcmp(APR_ARRAY_IDX(out, j, token_listener).db,
+                       use->conf->db) == 0) {
+                tl = &APR_ARRAY_IDX(out, j, token_listener);
+            }
+        }
+        if (tl == NULL) {
+            tl = apr_array_push(out);
+            memset(tl, 0, sizeof(*tl));
+            tl->sconf = sconf;
+            tl->db = use->conf->db;
+            tl->where = use->where;
+            tl->timeout = use->conf->timeout_set ? use->conf->timeout
+                                                 : main->timeout;
+        }
+        tl->drf |= schema == SCHEMA_DRF;
+    }
+    return out;
 }
 
 /* check_config (also under httpd -t): AuthTokenRevocationListen On with
@@ -903,17 +971,15 @@ static int token_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     token_srv_conf *sconf = ap_get_module_config(s->module_config,
                                                  &authn_token_module);
-    token_dir_conf *dconf = ap_get_module_config(s->lookup_defaults,
-                                                 &authn_token_module);
 
     if (sconf->listen != 1) {
         return OK;
     }
-    if (!listenable(dconf, 1)) {
+    if (listen_targets(ptemp, s, sconf, 1)->nelts == 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0109)
-                     "AuthTokenRevocationListen On needs AuthTokenDB in the "
-                     "main server context, with the native or the drf schema "
-                     "(no AuthTokenSchema knox, no AuthTokenQuery there)");
+                     "AuthTokenRevocationListen On needs an AuthTokenDB "
+                     "read with the native or the drf schema (not knox, "
+                     "not AuthTokenQuery)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance) == NULL) {
@@ -925,23 +991,22 @@ static int token_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
-/* post_config: start the listener thread when it is wanted and possible.
- * Returns OK, or an error that stops httpd when the thread cannot be
- * registered. */
+/* post_config: start a listener thread per database when wanted and
+ * possible.  Returns OK, or an error that stops httpd when a thread
+ * cannot be registered. */
 static int revocation_setup(apr_pool_t *pconf, server_rec *s,
                             token_srv_conf *sconf)
 {
-    token_dir_conf *dconf = ap_get_module_config(s->lookup_defaults,
-                                                 &authn_token_module);
     APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
     APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_callback;
-    ap_watchdog_t *wd;
-    ac_pg_listen_spec spec;
-    apr_status_t rv;
+    apr_array_header_t *targets;
+    int i;
 
-    sconf->listener = NULL;
-    if (sconf->listen == 0 || sconf->cache == NULL
-        || !listenable(dconf, sconf->listen == 1)) {
+    if (sconf->listen == 0 || sconf->cache == NULL) {
+        return OK;
+    }
+    targets = listen_targets(pconf, s, sconf, sconf->listen == 1);
+    if (targets->nelts == 0) {
         return OK;
     }
     get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
@@ -953,28 +1018,37 @@ static int revocation_setup(apr_pool_t *pconf, server_rec *s,
                      "entry expires (AuthTokenCacheTTL)");
         return OK;
     }
-    memset(&spec, 0, sizeof(spec));
-    spec.conninfo = dconf->db;
-    spec.app = TOKEN_LISTENER_APP;
-    spec.channel = TOKEN_CHANNEL;
-    spec.what = "AuthTokenRevocationListen";
-    spec.fallback = "a revoked key is refused only when its cache entry "
-                    "expires (AuthTokenCacheTTL)";
-    spec.timeout = dconf->timeout;
-    spec.notified = revocation_notified;
-    spec.listening = revocation_listening;
-    spec.ctx = sconf;
-    sconf->listen_db = dconf->db;
-    sconf->listen_sql = schema_sql[dconf->schema];
-    if ((sconf->listener = ac_pg_listener_create(pconf, &spec)) == NULL
-        || (rv = get_instance(&wd, TOKEN_WATCHDOG, 0, 1, pconf))
-           != APR_SUCCESS
-        || (rv = register_callback(wd, LISTEN_INTERVAL, sconf,
-                                   revocation_watchdog)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0112)
-                     "AuthTokenRevocationListen: cannot start the listener "
-                     "thread (mod_watchdog)");
-        return HTTP_INTERNAL_SERVER_ERROR;
+    for (i = 0; i < targets->nelts; i++) {
+        token_listener *tl = &APR_ARRAY_IDX(targets, i, token_listener);
+        ac_pg_listen_spec spec;
+        ap_watchdog_t *wd;
+
+        memset(&spec, 0, sizeof(spec));
+        spec.conninfo = tl->db;
+        spec.app = TOKEN_LISTENER_APP;
+        spec.channel = TOKEN_CHANNEL;
+        spec.what = apr_psprintf(pconf, "AuthTokenRevocationListen "
+                                 "(AuthTokenDB at %s)", tl->where);
+        spec.fallback = "a revoked key is refused only when its cache entry "
+                        "expires (AuthTokenCacheTTL)";
+        spec.timeout = tl->timeout;
+        spec.notified = revocation_notified;
+        spec.listening = revocation_listening;
+        spec.ctx = tl;
+        /* a watchdog (a thread) per database: each waits on its own
+         * connection */
+        if ((tl->listener = ac_pg_listener_create(pconf, &spec)) == NULL
+            || get_instance(&wd, apr_psprintf(pconf, "%s-%d",
+                                              TOKEN_WATCHDOG, i),
+                            0, 1, pconf) != APR_SUCCESS
+            || register_callback(wd, LISTEN_INTERVAL, tl,
+                                 revocation_watchdog) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0112)
+                         "AuthTokenRevocationListen: cannot start the "
+                         "listener thread (mod_watchdog) of AuthTokenDB "
+                         "at %s", tl->where);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
     return OK;
 }
@@ -987,6 +1061,7 @@ static int token_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp)
 {
     ac_cache_register_mutex(pconf, TOKEN_MUTEX_TYPE);
+    db_uses = apr_array_make(pconf, 4, sizeof(token_db_use));
     return OK;
 }
 
