@@ -223,8 +223,13 @@ const char *ac_b64url_encode(apr_pool_t *p, const void *in, apr_size_t len)
 
 const char *ac_json_string(apr_pool_t *p, const char *s)
 {
+    return ac_json_stringn(p, s, strlen(s));
+}
+
+const char *ac_json_stringn(apr_pool_t *p, const char *s, apr_size_t len)
+{
     static const char hex[] = "0123456789abcdef";
-    apr_size_t len = strlen(s), i, n = 0;
+    apr_size_t i, n = 0;
     char *buf = apr_palloc(p, len * 6 + 3);
 
     buf[n++] = '"';

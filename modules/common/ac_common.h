@@ -62,6 +62,8 @@ const char *ac_b64url_encode(apr_pool_t *p, const void *in, apr_size_t len);
 
 /* `s` as a JSON string literal, quotes included (RFC 8259 section 7). */
 const char *ac_json_string(apr_pool_t *p, const char *s);
+/* The same for the `len` bytes at `s` (a NUL among them is \u0000). */
+const char *ac_json_stringn(apr_pool_t *p, const char *s, apr_size_t len);
 
 /* `s` as an HTTP quoted-string (RFC 9110 section 5.6.4), quotes included;
  * control characters are replaced by spaces so that nothing a client sent

@@ -347,7 +347,7 @@ ac_jose_status ac_jose_check_times_no_exp(const json_t *claims,
  * (compact): every top-level scalar member (strings, numbers, booleans),
  * aud also as an array of strings, and "source": `source`.  Members named
  * "scheme" (the chain's) and "source" are left out, and "active" when
- * `source` is "introspection".  NULL if jansson fails. */
+ * `source` is "introspection". */
 const char *ac_jose_claims_data(apr_pool_t *p, const json_t *claims,
                                 const char *source);
 

@@ -1598,7 +1598,7 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
     char hash[65] = "";
     unsigned char id[32];
     oauth2_record rec;
-    int dots = 0, have_issuers, negative = 0, cached;
+    int dots = 0, have_issuers, negative = 0, cached = 0;
 
     ac_auth_header_split(apr_table_get(r->headers_in, "Authorization"), &h);
     if (ac_auth_header_is(&h, "Bearer")) {
@@ -1657,10 +1657,12 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
         return unavailable(res, "The oauth2 scheme is not configured.");
     }
 
-    cache_id(conf, have_issuers && (dots == 2 || dots == 4) ? "jwt"
-                   : conf->introspect ? "introspection" : "db",
-             token, len, id);
-    cached = cache_get(r, conf, id, &rec);
+    if (cache_of() != NULL && conf->cache_ttl != 0) {
+        cache_id(conf, have_issuers && (dots == 2 || dots == 4) ? "jwt"
+                       : conf->introspect ? "introspection" : "db",
+                 token, len, id);
+        cached = cache_get(r, conf, id, &rec);
+    }
     if (!cached) {
         if (have_issuers && (dots == 2 || dots == 4)) {
             switch (judge_jwt(r, conf, token, len, &rec)) {

@@ -1415,7 +1415,7 @@ static int scopes_are(apr_pool_t *p, const char *text, ac_jose_status want,
     return rc == want && (value == NULL || (s && strcmp(s, value) == 0));
 }
 
-#define N_CLAIMS 37
+#define N_CLAIMS 38
 static void test_claims(apr_pool_t *p)
 {
     json_t *c;
@@ -1492,21 +1492,45 @@ static void test_claims(apr_pool_t *p)
           "\"x-team\":\"a=1:2\"}");
     s = ac_jose_claims_data(p, c, "jwt");
     {
-        json_t *d = s ? json_loads(s, 0, NULL) : NULL;
+        json_t *parsed = s ? json_loads(s, 0, NULL) : NULL;
 
-        ok(d != NULL && json_object_size(d) == 8
-           && strcmp(json_string_value(json_object_get(d, "source")), "jwt")
+        ok(parsed != NULL && json_object_size(parsed) == 8
+           && strcmp(json_string_value(json_object_get(parsed, "source")),
+                     "jwt")
               == 0
-           && json_array_size(json_object_get(d, "aud")) == 2
-           && json_object_get(d, "grp") == NULL
-           && json_object_get(d, "o") == NULL
-           && json_is_true(json_object_get(d, "active")),
+           && json_array_size(json_object_get(parsed, "aud")) == 2
+           && json_object_get(parsed, "grp") == NULL
+           && json_object_get(parsed, "o") == NULL
+           && json_is_true(json_object_get(parsed, "active")),
            "the auth data: scalars, aud as an array, our source, no scheme");
-        json_decref(d);
+        json_decref(parsed);
     }
     s = ac_jose_claims_data(p, c, "introspection");
     ok(s != NULL && strstr(s, "\"active\"") == NULL,
        "an introspection answer's active is not auth data");
+    {
+        json_t *e = J("{\"sub\":\"q\\\"b\\\\s\\n\\t\\u0001\\u00e9/\","
+                      "\"r\":-1.25e-3,\"i\":-9007199254740993,"
+                      "\"f\":false,\"aud\":[\"x\",1],\"k\\\"q\":\"v\"}");
+        json_t *parsed;
+
+        s = ac_jose_claims_data(p, e, "jwt");
+        parsed = s ? json_loads(s, 0, NULL) : NULL;
+        ok(parsed != NULL && json_object_size(parsed) == 6
+           && strcmp(json_string_value(json_object_get(parsed, "sub")),
+                     "q\"b\\s\n\t\001\xc3\xa9/") == 0
+           && json_real_value(json_object_get(parsed, "r")) == -1.25e-3
+           && json_integer_value(json_object_get(parsed, "i"))
+              == -9007199254740993LL
+           && json_is_false(json_object_get(parsed, "f"))
+           && json_object_get(parsed, "aud") == NULL
+           && strcmp(json_string_value(json_object_get(parsed, "k\"q")),
+                     "v") == 0,
+           "the auth data is JSON that reads back: escapes, reals, integers, "
+           "false, an aud with a non-string left out, a quoted name");
+        json_decref(parsed);
+        json_decref(e);
+    }
     {
         const char *block = ac_jose_claims_env(p, c, "jwt"), *name, *value;
         apr_size_t nl, vl;
