@@ -481,6 +481,37 @@ const char *ac_record_decode(apr_pool_t *p, const unsigned char *buf,
     return s == end ? head : NULL;
 }
 
+int ac_record_numbers(const char *head, apr_int64_t *out, int n)
+{
+    const char *s = head;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        apr_uint64_t v = 0;
+        const char *digits;
+        int negative;
+
+        if (i > 0 && *s++ != ' ') {
+            return 0;
+        }
+        negative = *s == '-';
+        s += negative;
+        for (digits = s; *s >= '0' && *s <= '9'; s++) {
+            apr_uint64_t d = (apr_uint64_t)(*s - '0');
+
+            if (v > (APR_UINT64_C(9223372036854775807) - d) / 10) {
+                return 0;
+            }
+            v = v * 10 + d;
+        }
+        if (s == digits) {
+            return 0;
+        }
+        out[i] = negative ? -(apr_int64_t)v : (apr_int64_t)v;
+    }
+    return *s == '\0';
+}
+
 void ac_be64_put(unsigned char *out, apr_uint64_t v)
 {
     int i;

@@ -112,11 +112,16 @@ unsigned int ac_record_encode(unsigned char *buf, unsigned int size,
                               const char *head, const char *const *fields,
                               int n);
 
-/* The reverse, copying into `p`: returns the head (for sscanf) and sets
+/* The reverse, copying into `p`: returns the head and sets
  * *fields[0..n-1], or NULL when the record is not n + 1 strings. */
 const char *ac_record_decode(apr_pool_t *p, const unsigned char *buf,
                              unsigned int len, const char **const *fields,
                              int n);
+
+/* A head of exactly `n` decimal integers (a '-' allowed), separated by
+ * single spaces, into out[0..n-1]: 1, or 0 for anything else.  (sscanf
+ * cost more than the rest of a cache hit.) */
+int ac_record_numbers(const char *head, apr_int64_t *out, int n);
 
 /* 64-bit numbers in 8 bytes, big-endian (the cache's envelope). */
 void ac_be64_put(unsigned char *out, apr_uint64_t v);

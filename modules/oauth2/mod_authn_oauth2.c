@@ -1419,15 +1419,14 @@ static int decode_record(apr_pool_t *p, const unsigned char *buf,
     const char **const fields[5] = { &rec->user, &rec->scopes, &rec->data,
                                      &rec->reason, &rec->env };
     const char *head = ac_record_decode(p, buf, len, fields, 5);
-    int verdict;
+    apr_int64_t v[2];
 
-    if (head == NULL
-        || sscanf(head, "%d %" APR_INT64_T_FMT, &verdict,
-                  &rec->expires) != 2
-        || (verdict != VERDICT_GRANTED && verdict != VERDICT_DENIED)) {
+    if (head == NULL || !ac_record_numbers(head, v, 2)
+        || (v[0] != VERDICT_GRANTED && v[0] != VERDICT_DENIED)) {
         return 0;
     }
-    rec->verdict = (oauth2_verdict)verdict;
+    rec->verdict = (oauth2_verdict)v[0];
+    rec->expires = v[1];
     return 1;
 }
 

@@ -434,16 +434,16 @@ static int decode_record(apr_pool_t *p, const unsigned char *buf,
     const char **const fields[4] = { &rec->user, &rec->id, &rec->name,
                                      &rec->scopes };
     const char *head = ac_record_decode(p, buf, len, fields, 4);
-    int verdict;
+    apr_int64_t v[4];
 
-    if (head == NULL
-        || sscanf(head, "%d %" APR_INT64_T_FMT " %" APR_INT64_T_FMT
-                  " %" APR_INT64_T_FMT, &verdict, &rec->expires,
-                  &rec->touched, &rec->loaded) != 4
-        || verdict < VERDICT_GRANTED || verdict > VERDICT_INACTIVE) {
+    if (head == NULL || !ac_record_numbers(head, v, 4)
+        || v[0] < VERDICT_GRANTED || v[0] > VERDICT_INACTIVE) {
         return 0;
     }
-    rec->verdict = (token_verdict)verdict;
+    rec->verdict = (token_verdict)v[0];
+    rec->expires = v[1];
+    rec->touched = v[2];
+    rec->loaded = (apr_time_t)v[3];
     return 1;
 }
 

@@ -177,6 +177,22 @@ static void test_directive_numbers_and_records(apr_pool_t *p)
        && ac_record_decode(p, buf, len, out, 4) == NULL
        && ac_record_decode(p, buf, len, out, 2) == NULL,
        "a truncated record, or one with another field count, is refused");
+    {
+        apr_int64_t v[3] = { 0, 0, 0 };
+
+        ok(ac_record_numbers("2 -17 9223372036854775807", v, 3)
+           && v[0] == 2 && v[1] == -17 && v[2] == APR_INT64_MAX,
+           "a record head of numbers is read, negatives and 2^63-1 included");
+        ok(!ac_record_numbers("2 17", v, 3)
+           && !ac_record_numbers("2 17 1 4", v, 3)
+           && !ac_record_numbers("2  17 1", v, 3)
+           && !ac_record_numbers("2 17 1x", v, 3)
+           && !ac_record_numbers("2 - 1", v, 3) && !ac_record_numbers("", v, 1)
+           && !ac_record_numbers(" 1", v, 1)
+           && !ac_record_numbers("9223372036854775808", v, 1),
+           "a head with too few or many numbers, stray characters or an "
+           "overflow is refused");
+    }
 }
 
 static void test_csrf_and_origin(apr_pool_t *p)
@@ -241,7 +257,7 @@ int main(void)
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    tap_plan(13 + 15 + 7 + 15 + 9 + 6 + 6);
+    tap_plan(13 + 15 + 7 + 15 + 11 + 6 + 6);
     test_split();
     test_base64(p);
     test_encoders(p);
