@@ -24,12 +24,16 @@ int ac_ct_equal(const void *a, const void *b, apr_size_t len)
     return diff == 0;
 }
 
-/* Python's str.split() whitespace, ASCII part. */
+/* Python's str.split() whitespace, ASCII part (a table: a header of a
+ * kilobyte is read character by character). */
+static const unsigned char split_space[256] = {
+    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, ['\v'] = 1, ['\f'] = 1,
+    [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1
+};
+
 static int is_split_space(char c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v'
-           || c == '\f' || c == '\x1c' || c == '\x1d' || c == '\x1e'
-           || c == '\x1f';
+    return split_space[(unsigned char)c];
 }
 
 void ac_auth_header_split(const char *header, ac_auth_header *out)

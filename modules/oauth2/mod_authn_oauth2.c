@@ -1367,7 +1367,7 @@ static void cache_id(const oauth2_dir_conf *conf, const char *path,
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned int n = 32;
-    char nums[64];
+    int nums[4];
     int i;
 
     EVP_DigestInit_ex(ctx, ac_digest("SHA256"), NULL);
@@ -1383,10 +1383,11 @@ static void cache_id(const oauth2_dir_conf *conf, const char *path,
     for (i = 0; conf->audiences && i < conf->audiences->nelts; i++) {
         digest_str(ctx, APR_ARRAY_IDX(conf->audiences, i, const char *));
     }
-    apr_snprintf(nums, sizeof(nums), "%d %u %d %d", conf->any_audience,
-                 conf->algs_set ? conf->algs : 0, conf->leeway,
-                 conf->require_typ);
-    digest_str(ctx, nums);
+    nums[0] = conf->any_audience;
+    nums[1] = conf->algs_set ? (int)conf->algs : 0;
+    nums[2] = conf->leeway;
+    nums[3] = conf->require_typ;
+    EVP_DigestUpdate(ctx, nums, sizeof(nums));
     digest_str(ctx, conf->user_claim);
     digest_str(ctx, conf->introspect);
     digest_str(ctx, conf->client_id);
@@ -1498,16 +1499,18 @@ static void cache_put(request_rec *r, const oauth2_dir_conf *conf,
 
 /* RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" /
  * "~" / "+" / "/" ) *"=" */
+static int is_b64token_char(unsigned char c)
+{
+    return (unsigned char)((c | 0x20) - 'a') < 26
+           || (unsigned char)(c - '0') < 10 || c == '-' || c == '.'
+           || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
 static int is_b64token(const char *s, apr_size_t len)
 {
     apr_size_t i = 0;
 
-    while (i < len && (apr_isalnum(s[i]) || s[i] == '-' || s[i] == '.'
-                       || s[i] == '_' || s[i] == '~' || s[i] == '+'
-                       || s[i] == '/')) {
-        if ((unsigned char)s[i] > 0x7f) {
-            return 0;
-        }
+    while (i < len && is_b64token_char((unsigned char)s[i])) {
         i++;
     }
     if (i == 0) {
