@@ -18,8 +18,6 @@ plan tests => 2 * 4;
 
 my $ua = LWP::UserAgent->new(timeout => 10);
 my $dir = tempdir(CLEANUP => 1);
-my $db = "host=$ENV{AUTHCHAIN_PGHOST} port=$ENV{AUTHCHAIN_PGPORT} "
-       . "dbname=$ENV{AUTHCHAIN_PGDATABASE} user=$ENV{AUTHCHAIN_PGUSER}";
 my (@confs, @caches);
 
 END {
@@ -64,42 +62,18 @@ sub status_of {
 for my $kind (qw(redis memcache)) {
     my ($cache_pid, $cache_port) = start_cache_server($kind, $dir);
     push @caches, $cache_pid;
-    my @ports;
+    my @nodes;
     for my $n (1, 2) {
-        my $ndir = "$dir/$kind$n";
-        mkdir $ndir;
-        mkdir "$ndir/api";
-        open my $fh, '>', "$ndir/api/index.html" or die;
-        print $fh "ok\n";
-        close $fh;
-        my $port = free_port();
-        my $conf = "$ndir/httpd.conf";
-        open $fh, '>', $conf or die "$conf: $!";
-        print $fh httpd_config(
-            dir => $ndir, port => $port,
-            stock => [qw(mpm_event authn_core authz_core authz_user dir
-                         socache_shmcb), "socache_$kind"],
-            ours => [[auth_chain => 'modules/chain/.libs/mod_auth_chain.so'],
-                     [authn_oauth2 =>
-                      'modules/oauth2/.libs/mod_authn_oauth2.so']],
-            body => <<EOC);
-DirectoryIndex index.html
-AuthOAuth2Cache $kind:127.0.0.1:$cache_port
-<Location /api>
-    AuthType Chain
-    AuthName "api"
-    AuthChain oauth2
-    AuthOAuth2DB "$db"
-    AuthOAuth2CacheTTL 30
-    Require valid-user
-</Location>
-EOC
-        close $fh;
-        start_httpd($conf, $port);
-        push @confs, $conf;
-        push @ports, $port;
+        push @nodes, start_api_node("$dir/$kind$n", stock => ["socache_$kind"],
+            ours => [[authn_oauth2
+                      => 'modules/oauth2/.libs/mod_authn_oauth2.so']],
+            server => "AuthOAuth2Cache $kind:127.0.0.1:$cache_port",
+            location => join("\n", '    AuthChain oauth2',
+                             '    AuthOAuth2DB "' . test_db() . '"',
+                             '    AuthOAuth2CacheTTL 30'));
+        push @confs, $nodes[-1]{conf};
     }
-    my ($a, $b) = @ports;
+    my ($a, $b) = map { $_->{port} } @nodes;
 
     my $token = store();
     ok t_cmp(status_of($a, $token), 200, "$kind: node 1 verifies a stored token");

@@ -19,8 +19,6 @@ plan tests => 2 * 6;
 
 my $ua = LWP::UserAgent->new(timeout => 10);
 my $dir = tempdir(CLEANUP => 1);
-my $db = "host=$ENV{AUTHCHAIN_PGHOST} port=$ENV{AUTHCHAIN_PGPORT} "
-       . "dbname=$ENV{AUTHCHAIN_PGDATABASE} user=$ENV{AUTHCHAIN_PGUSER}";
 
 sub status_of {
     my ($port, $key) = @_;
@@ -32,39 +30,11 @@ for my $kind (qw(redis memcache)) {
     my ($cache_pid, $cache_port) = start_cache_server($kind, $dir);
     my @nodes;
     for my $n (1, 2) {
-        my $ndir = "$dir/$kind$n";
-        mkdir $ndir;
-        mkdir "$ndir/api";
-        open my $fh, '>', "$ndir/api/index.html" or die;
-        print $fh "ok\n";
-        close $fh;
-        my $port = free_port();
-        my $conf = "$ndir/httpd.conf";
-        open $fh, '>', $conf or die "$conf: $!";
-        print $fh httpd_config(
-            dir => $ndir, port => $port,
-            stock => [qw(mpm_event authn_core authz_core authz_user dir),
-                      "socache_$kind"],
-            ours => [[auth_chain => 'modules/chain/.libs/mod_auth_chain.so'],
-                     [authn_token => 'modules/token/.libs/mod_authn_token.so']],
-            body => <<EOC);
-DirectoryIndex index.html
-AuthTokenDB "$db"
-AuthTokenCache $kind:127.0.0.1:$cache_port
-AuthTokenRevocationListen Off
-<Location /api>
-    AuthType Chain
-    AuthName "api"
-    AuthChain token
-    AuthTokenCacheTTL 30
-    Require valid-user
-</Location>
-EOC
-        close $fh;
-        start_httpd($conf, $port);
-        push @nodes, [$conf, $port];
+        push @nodes, start_token_node(
+            "$dir/$kind$n", cache => "$kind:127.0.0.1:$cache_port",
+            server => 'AuthTokenRevocationListen Off');
     }
-    my ($a, $b) = map { $_->[1] } @nodes;
+    my ($a, $b) = map { $_->{port} } @nodes;
 
     my $key = new_key("shared$kind");
     ok t_cmp(status_of($a, $key), 200, "$kind: node 1 verifies a new key");
@@ -85,7 +55,7 @@ EOC
     ok t_cmp(cache_items($kind, $cache_port) >= 3, 1,
              "$kind: the verdicts are stored in the $kind server");
 
-    stop_httpd($_->[0]) for @nodes;
+    stop_httpd($_->{conf}) for @nodes;
     kill 'TERM', $cache_pid;
     waitpid $cache_pid, 0;
 }

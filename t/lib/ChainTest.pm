@@ -12,7 +12,8 @@ use Apache::Test ();
 
 our @EXPORT = qw(basic identity challenges logged_note error_log_since
                  error_log_size psql token_cli new_key httpd_config free_port
-                 start_httpd stop_httpd start_cache_server start_token_node
+                 start_httpd stop_httpd start_cache_server start_api_node
+                 start_token_node test_db
                  pg_ctl_start pg_ctl_stop cache_items
                  browser url_of form_login cookie_value set_cookie_of);
 
@@ -161,13 +162,13 @@ sub start_cache_server {
     die "$kind did not start on port $port";
 }
 
-# Start one more httpd node of the token scheme in the new directory $dir,
-# on the test database, under the MPM of the test run: /api/ (a static
-# page) under `AuthChain token`; $o{cache} is the AuthTokenCache value
-# (default: none, i.e. shmcb), $o{ttl} the AuthTokenCacheTTL (default
-# 30), $o{server} more server-context lines.  Returns { conf, port, dir,
-# log }; stop it with stop_httpd($node->{conf}).
-sub start_token_node {
+# An httpd of a test's own, on the test database, under the MPM of the test
+# run, serving /api/ (a static page): the modules of $o{ours} (pairs of
+# name and path, mod_auth_chain always), the stock modules of $o{stock}
+# besides the usual ones, $o{server} server-context lines and $o{location}
+# lines inside <Location /api> after `AuthType Chain` and `AuthName "api"`.
+# Returns { conf, port, dir, log }; stop it with stop_httpd($node->{conf}).
+sub start_api_node {
     my ($dir, %o) = @_;
     mkdir $dir;
     mkdir "$dir/api";
@@ -176,33 +177,21 @@ sub start_token_node {
     close $fh;
     my $port = free_port();
     my $mpm = $ENV{AUTHCHAIN_MPM} || 'event';
-    my $db = "host=$ENV{AUTHCHAIN_PGHOST} port=$ENV{AUTHCHAIN_PGPORT} "
-           . "dbname=$ENV{AUTHCHAIN_PGDATABASE} user=$ENV{AUTHCHAIN_PGUSER}";
-    my @stock = ("mpm_$mpm", qw(authn_core authz_core authz_user dir
-                                socache_shmcb));
-    my $cache = '';
-    if ($o{cache}) {
-        my ($provider) = $o{cache} =~ /^([a-z]+)/;
-        push @stock, "socache_$provider" unless $provider eq 'shmcb';
-        $cache = "AuthTokenCache $o{cache}";
-    }
-    my $ttl = $o{ttl} // 30;
     my $conf = "$dir/httpd.conf";
     open $fh, '>', $conf or die "$conf: $!";
     print $fh httpd_config(
-        dir => $dir, port => $port, stock => \@stock,
+        dir => $dir, port => $port,
+        stock => ["mpm_$mpm", qw(authn_core authz_core authz_user dir
+                                 socache_shmcb), @{ $o{stock} // [] }],
         ours => [[auth_chain => 'modules/chain/.libs/mod_auth_chain.so'],
-                 [authn_token => 'modules/token/.libs/mod_authn_token.so']],
+                 @{ $o{ours} // [] }],
         body => <<EOC);
 DirectoryIndex index.html
-AuthTokenDB "$db"
-$cache
 @{[ $o{server} // '' ]}
 <Location /api>
     AuthType Chain
     AuthName "api"
-    AuthChain token
-    AuthTokenCacheTTL $ttl
+@{[ $o{location} // '' ]}
     Require valid-user
 </Location>
 EOC
@@ -210,6 +199,33 @@ EOC
     start_httpd($conf, $port);
     return { conf => $conf, port => $port, dir => $dir,
              log => "$dir/error_log" };
+}
+
+# The libpq connection string of the test database.
+sub test_db {
+    return "host=$ENV{AUTHCHAIN_PGHOST} port=$ENV{AUTHCHAIN_PGPORT} "
+         . "dbname=$ENV{AUTHCHAIN_PGDATABASE} user=$ENV{AUTHCHAIN_PGUSER}";
+}
+
+# A start_api_node under `AuthChain token`: $o{cache} is the AuthTokenCache
+# value (default: none, i.e. shmcb), $o{ttl} the AuthTokenCacheTTL
+# (default 30), $o{server} more server-context lines.
+sub start_token_node {
+    my ($dir, %o) = @_;
+    my @stock;
+    my $cache = '';
+    if ($o{cache}) {
+        my ($provider) = $o{cache} =~ /^([a-z]+)/;
+        push @stock, "socache_$provider" unless $provider eq 'shmcb';
+        $cache = "AuthTokenCache $o{cache}";
+    }
+    my $ttl = $o{ttl} // 30;
+    return start_api_node($dir,
+        stock => \@stock,
+        ours => [[authn_token => 'modules/token/.libs/mod_authn_token.so']],
+        server => join("\n", 'AuthTokenDB "' . test_db() . '"', $cache,
+                       $o{server} // ''),
+        location => "    AuthChain token\n    AuthTokenCacheTTL $ttl");
 }
 
 # How many entries the cache server holds (redis DBSIZE, memcached
