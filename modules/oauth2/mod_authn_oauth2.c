@@ -81,7 +81,7 @@ typedef enum {
  * judged in C. */
 static const char dot_sql[] =
     "SELECT u.username, u.is_active, a.client_id, t.scope,"
-    " extract(epoch FROM t.expires)::bigint, t.id::text, t.token_checksum"
+    " date_part('epoch', t.expires)::bigint, t.id::text, t.token_checksum"
     " FROM oauth2_provider_accesstoken t"
     " LEFT JOIN auth_user u ON u.id = t.user_id"
     " LEFT JOIN oauth2_provider_application a ON a.id = t.application_id"

@@ -73,8 +73,8 @@ typedef enum {
  * The native query adds last_used (epoch seconds or NULL). */
 static const char *const schema_sql[] = {
     "SELECT user_name, id::text, name, scopes,"
-    " extract(epoch FROM expires)::bigint, revoked IS NOT NULL, true,"
-    " key_hash, extract(epoch FROM last_used)::bigint"
+    " date_part('epoch', expires)::bigint, revoked IS NOT NULL, true,"
+    " key_hash, date_part('epoch', last_used)::bigint"
     " FROM authchain_token WHERE key_hash = $1",
 
     "SELECT u.username, NULL, '', '', NULL::bigint, false, u.is_active,"
@@ -82,7 +82,7 @@ static const char *const schema_sql[] = {
     " WHERE t.key = $1",
 
     "SELECT u.username, 'sha512:' || left(t.digest, 8), '', '',"
-    " extract(epoch FROM t.expiry)::bigint, false, u.is_active, t.digest"
+    " date_part('epoch', t.expiry)::bigint, false, u.is_active, t.digest"
     " FROM knox_authtoken t JOIN auth_user u ON u.id = t.user_id"
     " WHERE t.token_key = $1",
 };
