@@ -250,6 +250,12 @@ bench_server_ticks() {
     bench_ours_ticks "${NODE_PID[$1]:-$httpd_pid}" ${BENCH_PG:+"$BENCH_PG"}
 }
 
+# bench_cpu_us TICKS REQUESTS: microseconds of CPU per request
+bench_cpu_us() {
+    awk -v t="$1" -v hz="$HZ" -v n="$2" \
+        'BEGIN { printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }'
+}
+
 # bench_wrk_run CASE SECS OUTFILE: one wrk run; fails unless every answer was
 # 2xx.  Sets OTHERS: the share (%) of the CPUs' time that other processes
 # took during the run; and CPU_US: the CPU time the server (httpd and
@@ -286,8 +292,7 @@ bench_wrk_run() {
         cat "$out" >&2
         ac_die "wrk on $c: ${non2xx:-0} non-2xx answers of ${n:-0} requests"
     fi
-    CPU_US=$(awk -v t="$((srv1 - srv0))" -v hz="$HZ" -v n="$n" \
-        'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+    CPU_US=$(bench_cpu_us "$((srv1 - srv0))" "$n")
     # A few read errors are connections closed at MaxKeepAliveRequests or
     # at the end of the run; connect errors and timeouts are not normal.
     local conn=0 rd=0 wr=0 to=0

@@ -1346,12 +1346,14 @@ static int judge_db(request_rec *r, const oauth2_dir_conf *conf,
  * The cache: verdicts by a hash of (the settings that judged, the token)
  */
 
-static ac_cache *cache_of(void)
+/* The node's cache, or NULL when this location caches nothing
+ * (AuthOAuth2CacheTTL 0): then no cache id is even computed. */
+static ac_cache *cache_of(const oauth2_dir_conf *conf)
 {
     oauth2_srv_conf *sconf = ap_get_module_config(
         ap_server_conf->module_config, &authn_oauth2_module);
 
-    return sconf->cache;
+    return conf->cache_ttl > 0 ? sconf->cache : NULL;
 }
 
 static void digest_str(EVP_MD_CTX *ctx, const char *s)
@@ -1434,11 +1436,11 @@ static int decode_record(apr_pool_t *p, const unsigned char *buf,
 static int cache_get(request_rec *r, const oauth2_dir_conf *conf,
                      const unsigned char id[32], oauth2_record *rec)
 {
-    ac_cache *cache = cache_of();
+    ac_cache *cache = cache_of(conf);
     unsigned char buf[MAX_RECORD];
     unsigned int len = sizeof(buf);
 
-    if (cache == NULL || conf->cache_ttl == 0) {
+    if (cache == NULL) {
         return 0;
     }
     if (!ac_cache_get(cache, r->server, id, 32, buf, &len, r->pool)
@@ -1459,12 +1461,12 @@ static void cache_put(request_rec *r, const oauth2_dir_conf *conf,
                       const unsigned char id[32], const oauth2_record *rec,
                       int negative)
 {
-    ac_cache *cache = cache_of();
+    ac_cache *cache = cache_of(conf);
     apr_time_t now = apr_time_now(), expiry;
     unsigned char *buf;
     unsigned int len;
 
-    if (cache == NULL || conf->cache_ttl == 0) {
+    if (cache == NULL) {
         return;
     }
     if (rec->verdict == VERDICT_GRANTED) {
@@ -1659,7 +1661,7 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
         return unavailable(res, "The oauth2 scheme is not configured.");
     }
 
-    if (cache_of() != NULL && conf->cache_ttl != 0) {
+    if (cache_of(conf) != NULL) {
         cache_id(conf, have_issuers && (dots == 2 || dots == 4) ? "jwt"
                        : conf->introspect ? "introspection" : "db",
                  token, len, id);

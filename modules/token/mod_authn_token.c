@@ -542,18 +542,20 @@ static int lookup_record(request_rec *r, const token_dir_conf *conf,
     return 0;
 }
 
-static ac_cache *cache_of(request_rec *r)
+/* The node's cache, or NULL when this location caches nothing
+ * (AuthTokenCacheTTL 0): then no cache id is even computed. */
+static ac_cache *cache_of(const token_dir_conf *conf)
 {
     token_srv_conf *sconf = ap_get_module_config(
         ap_server_conf->module_config, &authn_token_module);
 
-    return sconf->cache;
+    return conf->cache_ttl > 0 ? sconf->cache : NULL;
 }
 
 static void cache_record(request_rec *r, const token_dir_conf *conf,
                          const unsigned char id[32], const token_record *rec)
 {
-    ac_cache *cache = cache_of(r);
+    ac_cache *cache = cache_of(conf);
     unsigned char buf[2048];
     unsigned int len;
     /* The lifetime counts from the database read, not from this store:
@@ -562,8 +564,7 @@ static void cache_record(request_rec *r, const token_dir_conf *conf,
     apr_time_t now = apr_time_now(), loaded = rec->loaded;
     apr_time_t expiry = loaded + apr_time_from_sec(conf->cache_ttl);
 
-    if (cache == NULL || conf->cache_ttl == 0
-        || (len = encode_record(rec, buf, sizeof(buf))) == 0) {
+    if (cache == NULL || (len = encode_record(rec, buf, sizeof(buf))) == 0) {
         return;
     }
     if (rec->verdict != VERDICT_GRANTED) {
@@ -587,16 +588,16 @@ static int find_record(request_rec *r, const token_dir_conf *conf,
                        const char *sha256hex, unsigned char id[32],
                        token_record *rec)
 {
-    ac_cache *cache = cache_of(r);
+    ac_cache *cache = cache_of(conf);
     /* before the lookups: an eviction after this moment may concern what
      * they return, and then it is not cached again (ac_cache_put) */
     apr_time_t known = apr_time_now();
 
-    cache_id(conf->db, query_of(conf), sha256hex, id);
-    if (cache != NULL && conf->cache_ttl > 0) {
+    if (cache != NULL) {
         unsigned char buf[2048];
         unsigned int len = sizeof(buf);
 
+        cache_id(conf->db, query_of(conf), sha256hex, id);
         if (ac_cache_get(cache, r->server, id, 32, buf, &len, r->pool)
             && decode_record(r->pool, buf, len, rec)) {
             if (rec->verdict == VERDICT_GRANTED && rec->expires != 0
