@@ -616,3 +616,34 @@ const char *ac_write_conninfo(apr_pool_t *p, const char *conninfo)
     PQconninfoFree(opts);
     return apr_pstrcat(p, out, "target_session_attrs=read-write", NULL);
 }
+
+const char *ac_sql_array_literal(apr_pool_t *p, const char *const *strs,
+                                 int n)
+{
+    apr_size_t size = 3;
+    char *out, *o;
+    const char *c;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        size += 2 * strlen(strs[i]) + 3;
+    }
+    o = out = apr_palloc(p, size);
+    *o++ = '{';
+    for (i = 0; i < n; i++) {
+        if (i > 0) {
+            *o++ = ',';
+        }
+        *o++ = '"';
+        for (c = strs[i]; *c; c++) {
+            if (*c == '"' || *c == '\\') {
+                *o++ = '\\';
+            }
+            *o++ = *c;
+        }
+        *o++ = '"';
+    }
+    *o++ = '}';
+    *o = '\0';
+    return out;
+}

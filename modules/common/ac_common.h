@@ -147,4 +147,10 @@ apr_interval_time_t ac_backoff_next(apr_interval_time_t prev,
  * parse `conninfo`. */
 const char *ac_write_conninfo(apr_pool_t *p, const char *conninfo);
 
+/* A PostgreSQL array literal of the `n` strings: {"a","b\"c"}, every
+ * element quoted, `"` and `\` escaped, so that any string is one element
+ * (and none is NULL).  At most 2 * strlen + 3 bytes per element. */
+const char *ac_sql_array_literal(apr_pool_t *p, const char *const *strs,
+                                 int n);
+
 #endif /* AC_COMMON_H */

@@ -2,7 +2,11 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "apr_atomic.h"
 
 #include "apr_hash.h"
 #include "apr_strings.h"
@@ -53,6 +57,7 @@ struct ac_pg_pool {
     int failing;                /* an outage is in progress (logged) */
     int writer;                 /* optional writes to the primary */
     unsigned int next_statement;
+    struct ac_pg_batch *batches;
     struct ac_pg_pool *next;    /* same conninfo, other settings */
 };
 
@@ -277,6 +282,21 @@ static void close_conn(ac_pg_conn *c)
     apr_pool_destroy(c->pool);
 }
 
+/* Our statements are lookups by key, the same plan whatever the key: let
+ * the connection plan each prepared statement once.  (By default
+ * PostgreSQL plans a statement with an array parameter again on every
+ * execution: its generic plan, costed for ten elements, looks dearer than
+ * a plan for the few keys of one batch.)  A server too old for the
+ * setting refuses it and plans as it always did. */
+static void plan_once(PGconn *conn, apr_time_t deadline)
+{
+    const char *err = NULL;
+
+    if (PQsendQuery(conn, "SET plan_cache_mode = force_generic_plan")) {
+        PQclear(result_by(conn, deadline, &err));
+    }
+}
+
 /* Take an idle connection, or open one, or wait for one to be freed;
  * all before the deadline.  *fresh tells whether it was just opened. */
 static ac_pg_conn *acquire(ac_pg_pool *pool, apr_pool_t *p,
@@ -332,6 +352,7 @@ static ac_pg_conn *acquire(ac_pg_pool *pool, apr_pool_t *p,
         apr_thread_mutex_unlock(pool->lock);
         return NULL;
     }
+    plan_once(conn, deadline);
     /* unmanaged: request threads must not create subpools of pchild */
     apr_pool_create_unmanaged_ex(&cp, NULL, NULL);
     c = apr_pcalloc(cp, sizeof(*c));
@@ -476,14 +497,15 @@ static apr_status_t clear_result(void *res)
     return APR_SUCCESS;
 }
 
-ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
-                         const char *what, const char *sql, int nparams,
-                         const char *const *params, PGresult **res)
+/* Run the statement before `deadline`, retrying on another connection
+ * when a pooled one turns out dead.  Returns the result (not yet tied to a
+ * pool) or NULL when the database cannot answer (noted in the log). */
+static PGresult *query_by(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
+                          const char *what, const char *sql, int nparams,
+                          const char *const *params, apr_time_t deadline)
 {
-    apr_time_t deadline = apr_time_now() + pool->timeout;
     const char *err = NULL;
 
-    *res = NULL;
     /* A pooled connection may have died with a restarted server, and so
      * may every other idle one: close it and take the next, until a fresh
      * connection answers or fails, within the same deadline.  (Each round
@@ -491,21 +513,20 @@ ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
     for (;;) {
         int fresh = 0, conn_ok = 0;
         ac_pg_conn *c = acquire(pool, p, deadline, &fresh, &err);
+        PGresult *res;
 
         if (c == NULL) {
             break;
         }
-        *res = run_on(pool, c, p, deadline, sql, nparams, params, &err,
-                      &conn_ok);
-        if (*res == NULL) {
+        res = run_on(pool, c, p, deadline, sql, nparams, params, &err,
+                     &conn_ok);
+        if (res == NULL) {
             err = apr_pstrdup(p, err ? err : "unknown error");
         }
         release(pool, c, conn_ok);
-        if (*res != NULL) {
-            apr_pool_cleanup_register(p, *res, clear_result,
-                                      apr_pool_cleanup_null);
+        if (res != NULL) {
             note_health(pool, s, what, 1, NULL);
-            return AC_PG_OK;
+            return res;
         }
         if (fresh || conn_ok || apr_time_now() >= deadline) {
             /* a new connection failed, the SQL did, or time is up */
@@ -519,7 +540,280 @@ ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
         }
     }
     note_health(pool, s, what, 0, err ? err : "unknown error");
-    return AC_PG_UNAVAILABLE;
+    return NULL;
+}
+
+ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
+                         const char *what, const char *sql, int nparams,
+                         const char *const *params, PGresult **res)
+{
+    *res = query_by(pool, s, p, what, sql, nparams, params,
+                    apr_time_now() + pool->timeout);
+    if (*res == NULL) {
+        return AC_PG_UNAVAILABLE;
+    }
+    apr_pool_cleanup_register(p, *res, clear_result, apr_pool_cleanup_null);
+    return AC_PG_OK;
+}
+
+/* ----------------------------------------------------------------------
+ * Lookups batched across the threads of a child
+ *
+ * A thread that wants a key waits in the batch's queue.  When no statement
+ * of the batch is running, it becomes the leader: it takes every waiting
+ * key (its own among them, up to AC_PG_BATCH_MAX), sends them as one array
+ * in one statement, hands the one result to all of them and wakes them.
+ * Keys that arrive meanwhile wait for the next statement, which is sent
+ * after they arrived: an answer is never older than its request.  With
+ * one request at a time this is a plain query; under load one round trip
+ * to PostgreSQL serves many requests.
+ */
+
+/* Keys in one statement, and the size of their array literal. */
+#define AC_PG_BATCH_MAX 64
+#define AC_PG_BATCH_BYTES 65536
+
+/* Statements of one batch running at the same time, per child. */
+#define AC_PG_BATCH_LEADERS 2
+
+typedef enum {
+    WAITING = 0,                /* queued */
+    TAKEN,                      /* in a running statement */
+    ANSWERED
+} waiter_state;
+
+/* One result shared by the requests of a statement; the last one to be
+ * done with it clears it. */
+typedef struct {
+    PGresult *res;
+    apr_uint32_t refs;
+} shared_result;
+
+typedef struct waiter {
+    const char *key;
+    waiter_state state;
+    ac_pg_status status;
+    shared_result *shared;
+    apr_thread_cond_t *wake;    /* its thread's, see thread_cond() */
+    struct waiter *next;
+    struct waiter **slot;       /* TAKEN: its place in the leader's list */
+} waiter;
+
+struct ac_pg_batch {
+    ac_pg_pool *pool;
+    const char *sql;
+    apr_thread_mutex_t *lock;
+    waiter *head, **tail;
+    int leading;                /* statements running */
+    struct ac_pg_batch *next;   /* the pool's other batches */
+};
+
+/* Each thread waits on a condition variable of its own, so that an answer
+ * wakes exactly the threads it concerns.  Made on the thread's first
+ * batched lookup, in the child's pool (a thread that exits leaves it to
+ * the child's end; signalling it then is harmless). */
+static __thread apr_thread_cond_t *my_cond;
+
+static apr_thread_cond_t *thread_cond(void)
+{
+    if (my_cond == NULL) {
+        apr_thread_mutex_lock(registry_lock);
+        if (apr_thread_cond_create(&my_cond, child_pool) != APR_SUCCESS) {
+            my_cond = NULL;
+        }
+        apr_thread_mutex_unlock(registry_lock);
+    }
+    return my_cond;
+}
+
+ac_pg_batch *ac_pg_batch_get(ac_pg_pool *pool, const char *sql)
+{
+    ac_pg_batch *b;
+
+    apr_thread_mutex_lock(registry_lock);
+    for (b = pool->batches; b != NULL; b = b->next) {
+        if (strcmp(b->sql, sql) == 0) {
+            break;
+        }
+    }
+    if (b == NULL) {
+        b = apr_pcalloc(child_pool, sizeof(*b));
+        b->pool = pool;
+        b->sql = apr_pstrdup(child_pool, sql);
+        apr_thread_mutex_create(&b->lock, APR_THREAD_MUTEX_DEFAULT,
+                                child_pool);
+        b->tail = &b->head;
+        b->next = pool->batches;
+        pool->batches = b;
+    }
+    apr_thread_mutex_unlock(registry_lock);
+    return b;
+}
+
+static apr_status_t release_shared(void *data)
+{
+    shared_result *sh = data;
+
+    if (apr_atomic_dec32(&sh->refs) == 0) {
+        PQclear(sh->res);
+        free(sh);
+    }
+    return APR_SUCCESS;
+}
+
+/* The leader's turn, entered with b->lock held and left without it: take
+ * the waiting keys, run the statement with the lock released, answer
+ * them, and wake them and the next leader. */
+static void lead(ac_pg_batch *b, server_rec *s, apr_pool_t *p,
+                 const char *what, apr_time_t deadline)
+{
+    waiter *taken[AC_PG_BATCH_MAX];
+    const char *keys[AC_PG_BATCH_MAX];
+    apr_thread_cond_t *wake[AC_PG_BATCH_MAX + 1];
+    apr_size_t bytes = 0;
+    const char *literal;
+    shared_result *sh = NULL;
+    ac_pg_status status;
+    PGresult *res;
+    int n = 0, nkeys = 0, nwake = 0, i, j;
+
+    while (b->head != NULL && n < AC_PG_BATCH_MAX) {
+        waiter *w = b->head;
+        apr_size_t len = 2 * strlen(w->key) + 3;
+
+        if (n > 0 && bytes + len > AC_PG_BATCH_BYTES) {
+            break;
+        }
+        b->head = w->next;
+        if (b->head == NULL) {
+            b->tail = &b->head;
+        }
+        w->state = TAKEN;
+        w->slot = &taken[n];
+        taken[n++] = w;
+        /* concurrent requests with the same key ask for it once */
+        for (j = 0; j < nkeys && strcmp(keys[j], w->key) != 0; j++) {
+        }
+        if (j == nkeys) {
+            keys[nkeys++] = w->key;
+            bytes += len;
+        }
+    }
+    /* built under the lock: a waiter that gives up takes its key along */
+    literal = ac_sql_array_literal(p, keys, nkeys);
+    b->leading++;
+    apr_thread_mutex_unlock(b->lock);
+
+    res = query_by(b->pool, s, p, what, b->sql, 1, &literal, deadline);
+    status = res ? AC_PG_OK : AC_PG_UNAVAILABLE;
+    ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, s,
+                 "%s: %d key(s) of %d request(s) in one statement: %s",
+                 what, nkeys, n, res ? "answered" : "no answer");
+    if (res != NULL) {
+        sh = malloc(sizeof(*sh));
+        if (sh == NULL) {
+            PQclear(res);
+            status = AC_PG_UNAVAILABLE;
+        }
+        else {
+            sh->res = res;
+            sh->refs = 0;
+        }
+    }
+
+    apr_thread_mutex_lock(b->lock);
+    for (i = 0; i < n; i++) {
+        if (taken[i] == NULL) {
+            continue;           /* gave up waiting */
+        }
+        taken[i]->status = status;
+        taken[i]->shared = sh;
+        taken[i]->state = ANSWERED;
+        wake[nwake++] = taken[i]->wake;
+        if (sh != NULL) {
+            sh->refs++;
+        }
+    }
+    if (sh != NULL && sh->refs == 0) {
+        PQclear(sh->res);
+        free(sh);
+    }
+    b->leading--;
+    if (b->head != NULL) {
+        wake[nwake++] = b->head->wake;      /* the next leader */
+    }
+    apr_thread_mutex_unlock(b->lock);
+    for (i = 0; i < nwake; i++) {
+        apr_thread_cond_signal(wake[i]);
+    }
+}
+
+ac_pg_status ac_pg_batch_query(ac_pg_batch *b, server_rec *s, apr_pool_t *p,
+                               const char *what, const char *key,
+                               PGresult **res)
+{
+    apr_time_t deadline = apr_time_now() + b->pool->timeout;
+    apr_thread_cond_t *next = NULL;
+    waiter w;
+
+    *res = NULL;
+    memset(&w, 0, sizeof(w));
+    w.key = key;
+    w.wake = thread_cond();
+    if (w.wake == NULL) {
+        return AC_PG_UNAVAILABLE;
+    }
+    apr_thread_mutex_lock(b->lock);
+    *b->tail = &w;
+    b->tail = &w.next;
+    while (w.state != ANSWERED) {
+        apr_interval_time_t left = deadline - apr_time_now();
+
+        if (left > 0 && w.state == WAITING
+            && b->leading < AC_PG_BATCH_LEADERS) {
+            lead(b, s, p, what, deadline);
+            apr_thread_mutex_lock(b->lock);
+            continue;
+        }
+        if (left > 0) {
+            apr_thread_cond_timedwait(w.wake, b->lock, left);
+            continue;
+        }
+        /* time is up: leave the queue, or the running statement */
+        if (w.state == WAITING) {
+            waiter **pw = &b->head;
+
+            while (*pw != &w) {
+                pw = &(*pw)->next;
+            }
+            *pw = w.next;
+            if (b->tail == &w.next) {
+                b->tail = pw;
+            }
+            /* it may have been woken to lead: the next one will */
+            if (b->head != NULL && b->leading < AC_PG_BATCH_LEADERS) {
+                next = b->head->wake;
+            }
+        }
+        else {
+            *w.slot = NULL;
+        }
+        apr_thread_mutex_unlock(b->lock);
+        if (next != NULL) {
+            apr_thread_cond_signal(next);
+        }
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, AC_LOGNO(0207)
+                     "%s: timed out waiting for a batched lookup", what);
+        return AC_PG_UNAVAILABLE;
+    }
+    apr_thread_mutex_unlock(b->lock);
+    if (w.status != AC_PG_OK) {
+        return w.status;
+    }
+    *res = w.shared->res;
+    apr_pool_cleanup_register(p, w.shared, release_shared,
+                              apr_pool_cleanup_null);
+    return AC_PG_OK;
 }
 
 /* ----------------------------------------------------------------------

@@ -57,6 +57,26 @@ ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
                          const char *what, const char *sql, int nparams,
                          const char *const *params, PGresult **res);
 
+/* Lookups by key batched across the threads of this child process: one
+ * prepared statement, `sql`, whose only parameter $1 is a text array literal
+ * of the keys (e.g. `WHERE k = ANY($1::varchar[])`).  The threads that
+ * look keys up while a statement of the batch is running wait, and the
+ * next statement asks for all their keys at once (AC_PG_BATCH_MAX, each
+ * key once); a request thus never gets an answer older than itself, and
+ * never waits longer than the pool's timeout.  One batch per (pool, sql),
+ * made on first use. */
+typedef struct ac_pg_batch ac_pg_batch;
+
+ac_pg_batch *ac_pg_batch_get(ac_pg_pool *pool, const char *sql);
+
+/* Look `key` up.  On AC_PG_OK, *res is the statement's whole result,
+ * shared with the other requests of the statement and read-only: the rows
+ * of every key asked, in any order; the caller picks its own by their
+ * content.  It is released with `p`. */
+ac_pg_status ac_pg_batch_query(ac_pg_batch *b, server_rec *s, apr_pool_t *p,
+                               const char *what, const char *key,
+                               PGresult **res);
+
 /* Check a conninfo string at configuration time; NULL if it parses, else
  * libpq's message. */
 const char *ac_pg_check_conninfo(apr_pool_t *p, const char *conninfo);

@@ -1,9 +1,11 @@
 /* Licensed under the Apache License, Version 2.0.
  *
  * Unit tests of ac_write_conninfo (modules/common/ac_common.c): the libpq
- * conninfo that writes use when reads may go to a standby.  Prints TAP.
+ * conninfo that writes use when reads may go to a standby; and of
+ * ac_sql_array_literal, the keys of a batched lookup.  Prints TAP.
  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,14 +80,42 @@ static void test_write_conninfo(apr_pool_t *p)
        "quotes and backslashes in values survive the rebuild");
 }
 
+static int literal_is(apr_pool_t *p, const char *want, int n, ...)
+{
+    const char *strs[8];
+    va_list ap;
+    int i;
+
+    va_start(ap, n);
+    for (i = 0; i < n; i++) {
+        strs[i] = va_arg(ap, const char *);
+    }
+    va_end(ap);
+    return strcmp(ac_sql_array_literal(p, strs, n), want) == 0;
+}
+
+static void test_array_literal(apr_pool_t *p)
+{
+    ok(literal_is(p, "{}", 0), "no keys: an empty array");
+    ok(literal_is(p, "{\"ab12\"}", 1, "ab12"), "one key, quoted");
+    ok(literal_is(p, "{\"a\",\"b\"}", 2, "a", "b"), "two keys");
+    ok(literal_is(p, "{\"a,b\",\"{c}\"}", 2, "a,b", "{c}"),
+       "commas and braces stay inside their element");
+    ok(literal_is(p, "{\"x\\\"y\",\"z\\\\w\"}", 2, "x\"y", "z\\w"),
+       "quotes and backslashes are escaped");
+    ok(literal_is(p, "{\"NULL\",\"\"}", 2, "NULL", ""),
+       "NULL is a string, and so is the empty key");
+}
+
 int main(void)
 {
     apr_pool_t *p;
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    tap_plan(11);
+    tap_plan(17);
     test_write_conninfo(p);
+    test_array_literal(p);
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();
