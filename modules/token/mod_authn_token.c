@@ -70,21 +70,38 @@ typedef enum {
  * (epoch seconds or NULL), revoked (boolean), active (boolean), and the
  * stored secret to compare with: the SHA-256 hex of the key (native,
  * custom), the key itself (drf), the SHA-512 hex of the key (knox).
- * The native query adds last_used (epoch seconds or NULL). */
+ * The native query adds last_used (epoch seconds or NULL).
+ *
+ * The parameter is text; key_hash is char(64), hence the cast, without
+ * which PostgreSQL compares key_hash::text and cannot use the index. */
+#define NATIVE_SQL \
+    "SELECT user_name, id::text, name, scopes," \
+    " date_part('epoch', expires)::bigint, revoked IS NOT NULL, true," \
+    " key_hash, date_part('epoch', last_used)::bigint" \
+    " FROM authchain_token WHERE key_hash = "
+#define DRF_SQL \
+    "SELECT u.username, NULL, '', '', NULL::bigint, false, u.is_active," \
+    " t.key FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id" \
+    " WHERE t.key = "
+#define KNOX_SQL \
+    "SELECT u.username, 'sha512:' || left(t.digest, 8), '', ''," \
+    " date_part('epoch', t.expiry)::bigint, false, u.is_active, t.digest" \
+    " FROM knox_authtoken t JOIN auth_user u ON u.id = t.user_id" \
+    " WHERE t.token_key = "
+
+/* One key: what AuthTokenQuery replaces, and what names the cache. */
 static const char *const schema_sql[] = {
-    "SELECT user_name, id::text, name, scopes,"
-    " date_part('epoch', expires)::bigint, revoked IS NOT NULL, true,"
-    " key_hash, date_part('epoch', last_used)::bigint"
-    " FROM authchain_token WHERE key_hash = $1",
+    NATIVE_SQL "$1::bpchar",
+    DRF_SQL "$1",
+    KNOX_SQL "$1",
+};
 
-    "SELECT u.username, NULL, '', '', NULL::bigint, false, u.is_active,"
-    " t.key FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id"
-    " WHERE t.key = $1",
-
-    "SELECT u.username, 'sha512:' || left(t.digest, 8), '', '',"
-    " date_part('epoch', t.expiry)::bigint, false, u.is_active, t.digest"
-    " FROM knox_authtoken t JOIN auth_user u ON u.id = t.user_id"
-    " WHERE t.token_key = $1",
+/* The same for the keys of concurrent requests at once (ac_pg_batch): $1
+ * is an array of keys; the rows are told apart by their secret. */
+static const char *const schema_batch_sql[] = {
+    NATIVE_SQL "ANY($1::bpchar[])",
+    DRF_SQL "ANY($1::varchar[])",
+    KNOX_SQL "ANY($1::varchar[])",
 };
 
 static const char touch_sql[] =
@@ -479,6 +496,8 @@ static int lookup_record(request_rec *r, const token_dir_conf *conf,
     const char *param;
     const char *want = expected_secret(r, conf, key, keylen, sha256hex);
     apr_size_t wantlen = strlen(want);
+    ac_pg_pool *pool;
+    ac_pg_status st;
     PGresult *res;
     int row;
 
@@ -493,9 +512,18 @@ static int lookup_record(request_rec *r, const token_dir_conf *conf,
     else {
         param = sha256hex;
     }
-    if (ac_pg_query(ac_pg_pool_get(conf->db, conf->timeout, conf->pool_size),
-                    r->server, r->pool, "AuthTokenDB", query_of(conf), 1,
-                    &param, &res) != AC_PG_OK) {
+    pool = ac_pg_pool_get(conf->db, conf->timeout, conf->pool_size);
+    if (conf->query != NULL) {
+        st = ac_pg_query(pool, r->server, r->pool, "AuthTokenDB",
+                         conf->query, 1, &param, &res);
+    }
+    else {
+        st = ac_pg_batch_query(ac_pg_batch_get(pool,
+                                               schema_batch_sql[conf->schema]),
+                               r->server, r->pool, "AuthTokenDB", param,
+                               &res);
+    }
+    if (st != AC_PG_OK) {
         return -1;
     }
     if (PQnfields(res) < 8) {
@@ -506,8 +534,9 @@ static int lookup_record(request_rec *r, const token_dir_conf *conf,
     }
     memset(rec, 0, sizeof(*rec));
     rec->verdict = VERDICT_INVALID;
-    /* several knox rows may share a token_key: the digest decides, and
-     * every candidate is compared in constant time */
+    /* the rows of other keys asked in the same batch, and several knox
+     * rows that share a token_key: the secret decides, and every
+     * candidate is compared in constant time */
     for (row = 0; row < PQntuples(res); row++) {
         const char *secret = PQgetvalue(res, row, 7);
 

@@ -1,0 +1,240 @@
+# Lookups batched across the threads of a child (ac_pg_batch): the keys of
+# requests that arrive while a statement runs go to PostgreSQL together, in
+# the next statement, and each request must still get the answer for its
+# own key.  To make the batches certain, a psql session holds an ACCESS
+# EXCLUSIVE lock on the token tables for a moment: the first lookups block
+# on it, the requests that come meanwhile queue up behind them, and when
+# the lock goes they are asked in one statement (logged at trace1 by the
+# vhost token_batch).  Native keys (granted, revoked, unknown), DRF keys
+# with the characters an array literal must escape, knox keys sharing one
+# token_key: all at once.  Then the queue under a frozen database: every
+# request answers 503 within AuthTokenDBTimeout (1 s here), the ones
+# waiting in the queue as well as the ones in the statement, and the next
+# request after the lock is granted again.
+# Under prefork a child serves one request at a time: no batch has more
+# than one key, and the answers must be right all the same.
+use strict;
+use warnings FATAL => 'all';
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Apache::Test;
+use Apache::TestUtil;
+use POSIX ();
+use Time::HiRes qw(time sleep);
+use ChainTest;
+
+plan tests => 14;
+
+# TAP comments, for the failures' details
+sub explain { print "# $_\n" for split /\n/, join "\n", @_; return 0 }
+
+my $threaded = ($ENV{AUTHCHAIN_MPM} || 'event') ne 'prefork';
+my $hostport = hostport_of('token_batch');
+
+# --- the keys ----------------------------------------------------------------
+my (@cases, %seen);
+for my $i (1 .. 8) {
+    push @cases, ["/token/env", "Token " . new_key("batch$i"), 200, "batch$i"];
+}
+my $revoked = new_key('batchrevoked');
+token_cli('revoke', '--user', 'batchrevoked');
+push @cases, ['/token/env', "Token $revoked", 401, 'Token revoked.'];
+my $gone = new_key('batchgone');
+psql("DELETE FROM authchain_token WHERE user_name = 'batchgone'");
+push @cases, ['/token/env', "Token $gone", 401, 'Invalid token.'];
+
+# DRF keys are whatever the table holds (varchar(40)): quotes, backslashes,
+# commas and braces must reach PostgreSQL as one array element each.
+my @drf = ('q"uote"d', 'back\\slash', 'com,ma{x}', 'NULL', 'plain0drf');
+sub sql {       # no shell between the SQL and psql
+    system('psql', '-qtAX', '-v', 'ON_ERROR_STOP=1', '-c', $_[0]) == 0
+        or die "psql failed: $_[0]";
+}
+sql("DELETE FROM authtoken_token WHERE user_id BETWEEN 901 AND 906;"
+    . " DELETE FROM auth_user WHERE id BETWEEN 901 AND 906");
+for my $i (0 .. $#drf) {
+    my $id = 901 + $i;
+    (my $sqlkey = $drf[$i]) =~ s/'/''/g;
+    sql("INSERT INTO auth_user (id, password, is_superuser, username,"
+        . " first_name, last_name, email, is_staff, is_active, date_joined)"
+        . " VALUES ($id, '!', false, 'drfbatch$i', '', '', '', false,"
+        . " true, now());"
+        . " INSERT INTO authtoken_token VALUES ('$sqlkey', now(), $id)");
+    push @cases, ['/drf/env', "Token $drf[$i]", 200, "drfbatch$i"];
+}
+push @cases, ['/drf/env', 'Token q"uote"', 401, 'Invalid token.'];
+# knox: two keys with the same first 15 characters (token_key), both valid
+push @cases,
+    ['/knox/env', 'Token a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b2',
+     200, 'djalice'],
+    ['/knox/env', 'Token a1b2c3d4e5f6a7bffffffffffffffffffffffffffffffffffffffffffffffffff',
+     200, 'djalice'],
+    ['/knox/env', 'Token c1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b2',
+     401, 'User inactive or deleted.'];
+
+# One request; returns [status, user or the challenge's reason].
+sub ask {
+    my ($path, $auth) = @_;
+    my $r = raw_http($hostport, "GET $path HTTP/1.0\r\nHost: batch\r\n"
+                                . "Authorization: $auth\r\n\r\n", 15);
+    my $status = $r->{status} // 0;
+    if ($status == 200) {
+        my ($user) = ($r->{body} // '') =~ /^REMOTE_USER=(.*)$/m;
+        return [$status, $user // '', $r->{took}];
+    }
+    my ($wa) = @{ $r->{headers}{'www-authenticate'} || [] };
+    my ($reason) = ($wa // '') =~ /error_description="([^"]*)"/;
+    $reason //= ($r->{headers}{'retry-after'} || [])->[0] ? 'retry' : '';
+    return [$status, $reason, $r->{took}];
+}
+
+# Every case answered alone first: right without any batch.
+my @wrong = grep { my $got = ask(@$_[0, 1]); "$got->[0] $got->[1]" ne "$_->[2] $_->[3]" } @cases;
+ok t_cmp(scalar(@wrong), 0, 'each key, asked alone, gets its answer')
+    or explain(join "\n", map { "$_->[0] $_->[1]" } @wrong);
+
+# Hold an ACCESS EXCLUSIVE lock on @tables for $secs seconds (in a child
+# psql); returns once PostgreSQL has granted it, with the child's pid.
+sub lock_tables {
+    my ($secs, @tables) = @_;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        exec 'psql', '-qtAX', '-c', 'BEGIN; LOCK TABLE ' . join(', ', @tables)
+             . " IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($secs); COMMIT"
+            or POSIX::_exit(127);
+    }
+    my $list = join ', ', map { "'$_'" } @tables;
+    for (1 .. 100) {
+        last if psql("SELECT count(*) FROM pg_locks l JOIN pg_class c"
+                     . " ON c.oid = l.relation WHERE c.relname IN ($list)"
+                     . " AND l.mode = 'AccessExclusiveLock' AND l.granted")
+                == @tables;
+        sleep 0.05;
+    }
+    return $pid;
+}
+
+# Send every request of @list at the same moment, each from a process of
+# its own; returns the answers in the order of @list.
+sub all_at_once {
+    my @list = @_;
+    my $dir = Apache::Test::vars('serverroot') . '/logs';
+    my (@pids, @files);
+    for my $i (0 .. $#list) {
+        my $file = "$dir/batch.$$.$i";
+        push @files, $file;
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my $got = ask(@{ $list[$i] }[0, 1]);
+            open my $out, '>', $file or POSIX::_exit(2);
+            print $out join("\t", @$got), "\n";
+            close $out;
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    waitpid $_, 0 for @pids;
+    my @answers;
+    for my $file (@files) {
+        open my $in, '<', $file or die "$file: $!";
+        chomp(my $line = <$in> // '');
+        close $in;
+        unlink $file;
+        push @answers, [split /\t/, $line, -1];
+    }
+    return @answers;
+}
+
+# The number of keys of each statement logged since $mark.
+sub batch_sizes {
+    my ($log) = @_;
+    return map { /AuthTokenDB: (\d+) key\(s\) of \d+ request\(s\)/ ? $1 : () }
+           split /\n/, $log;
+}
+
+# --- all the keys at once, behind the lock --------------------------------------
+my $mark = error_log_size();
+my $locker = lock_tables(1, qw(authchain_token authtoken_token knox_authtoken));
+my $t0 = time;
+my @answers = all_at_once(@cases);
+waitpid $locker, 0;
+my $log = error_log_since($mark);
+@wrong = grep { join(' ', map { $_ // '' } @{ $answers[$_] }[0, 1])
+                 ne "$cases[$_][2] $cases[$_][3]" }
+         0 .. $#cases;
+ok t_cmp(scalar(@wrong), 0,
+         scalar(@cases) . ' requests at once: each gets the answer for its own key')
+    or explain(join "\n", map { "$cases[$_][1]: got "
+                             . join(' ', map { $_ // '-' } @{ $answers[$_] })
+                             . ", want $cases[$_][2] $cases[$_][3]" } @wrong);
+ok t_cmp(time - $t0 >= 0.8 ? 'after' : 'before', 'after',
+         'they were answered after the lock went (they did wait for it)');
+my @sizes = batch_sizes($log);
+my ($max) = sort { $b <=> $a } @sizes;
+ok t_cmp(scalar(@sizes) > 0, 1, 'the statements are logged at trace1');
+if ($threaded) {
+    ok t_cmp($max >= 3 ? 'batched' : "at most $max key(s) a statement",
+             'batched', 'the queued keys went in one statement (3 or more)')
+        or explain("keys per statement: @sizes");
+}
+else {
+    ok t_cmp($max, 1, 'prefork: one key a statement');
+}
+my @native = grep { /AuthTokenDB: \d+ key/ } split /\n/, $log;
+ok t_cmp(scalar(grep { /no answer/ } @native), 0, 'every statement was answered');
+ok t_cmp($log =~ /\bq"uote"d|back\\slash|com,ma\{x\}/ ? 'leaked' : 'clean',
+         'clean', 'no key reaches the log');
+
+# --- the same keys many times over: duplicates asked once -----------------------
+my @dups = ((['/token/env', $cases[0][1], 200, 'batch1']) x 6,
+            (['/token/env', $cases[1][1], 200, 'batch2']) x 6);
+$mark = error_log_size();
+$locker = lock_tables(1, 'authchain_token');
+@answers = all_at_once(@dups);
+waitpid $locker, 0;
+$log = error_log_since($mark);
+@wrong = grep { "$answers[$_][0] $answers[$_][1]" ne "$dups[$_][2] $dups[$_][3]" }
+         0 .. $#dups;
+ok t_cmp(scalar(@wrong), 0, 'two keys, six requests each, at once: right answers');
+my $dup_keys = 0;
+for (split /\n/, $log) {
+    $dup_keys = 1 if /AuthTokenDB: (\d+) key\(s\) of (\d+) request/ && $1 > 2;
+}
+ok t_cmp($dup_keys, 0, 'a statement asks for each key once');
+
+# --- a frozen database: the queue gives up in time ------------------------------
+# (prefork: as many requests as the test server has processes, 2; more
+# would wait in the listen queue, not in ours, and outlast the lock)
+my $n = $threaded ? 16 : 2;
+my @short = map { ['/short/env', $cases[$_ % 8][1]] } 1 .. $n;
+$mark = error_log_size();
+$locker = lock_tables(4, 'authchain_token');
+$t0 = time;
+@answers = all_at_once(@short);
+my $took = time - $t0;
+my @not503 = grep { $_->[0] != 503 } @answers;
+ok t_cmp(scalar(@not503), 0, "$n requests at once on a frozen database: all 503")
+    or explain(join "\n", map { "@$_" } @answers);
+ok t_cmp(scalar(grep { $_->[1] ne 'retry' } @answers), 0, 'with Retry-After');
+my ($slowest) = sort { $b <=> $a } map { $_->[2] // 99 } @answers;
+ok t_cmp($slowest <= 2.5 ? 'in time' : "slowest $slowest s", 'in time',
+         'each within AuthTokenDBTimeout 1 s (+ 1.5 s)');
+waitpid $locker, 0;
+$log = error_log_since($mark);
+# A queued request either gave up at its own deadline, or was taken into
+# a statement that failed in time with the others.
+my $queued = $log =~ /timed out waiting for a batched lookup/
+             || grep { /key\(s\) of ([2-9]|\d\d+) request\(s\).*no answer/ }
+                split /\n/, $log;
+ok t_cmp($queued ? 'queued' : 'never queued', $threaded ? 'queued' : 'never queued',
+         $threaded ? 'requests queued behind the frozen statements, and left in time'
+                   : 'prefork: no request ever queued')
+    or explain(join "\n", grep { /authn_token/ } split /\n/, $log);
+my $after;
+for (1 .. 20) {     # the pool's back-off after the failures: 0.5 s
+    $after = ask('/short/env', $cases[0][1]);
+    last if $after->[0] == 200;
+    sleep 0.25;
+}
+ok t_cmp("$after->[0] $after->[1]", '200 batch1', 'answers again once the lock is gone');
