@@ -10,8 +10,9 @@
 # and the report.  Functions are prefixed bench_.
 #
 # The calling script sets CASES (the case names, `static` first), and fills
-# AUTH[case] (the Authorization header wrk sends, empty for none) and, when
-# a case is not served at $base/<case>/$file, URL[case].  BENCH_OURS lists
+# AUTH[case] (the Authorization header wrk sends, empty for none; or, with
+# bench_creds, several that wrk takes in turn) and, when a case is not
+# served at $base/<case>/$file, URL[case].  BENCH_OURS lists
 # the processes (with their children) whose CPU time is the benchmark's own
 # besides wrk's: httpd's is added by bench_httpd_start.
 
@@ -21,7 +22,7 @@ WRK_CONNECTIONS=32
 WARMUP=2                        # seconds per case, once, before round 1
 OTHERS_LIMIT=10                 # % of the CPUs: above it a run is "disturbed"
 
-declare -A AUTH URL
+declare -A AUTH URL CREDS
 BENCH_OURS=()
 BENCH_MISSES=0
 
@@ -256,6 +257,30 @@ bench_cpu_us() {
         'BEGIN { printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }'
 }
 
+# bench_creds CASE FILE: wrk sends the Authorization headers of FILE (one
+# per line) in turn instead of AUTH[CASE], each thread from another line.
+bench_creds() {
+    local c=$1 file=$2
+    [ -s "$file" ] || ac_die "bench_creds: $file is empty"
+    cat >"$file.lua" <<LUA || ac_die "writing $file.lua failed"
+local creds = {}
+for line in io.lines("$file") do creds[#creds + 1] = line end
+local threads = 0
+function setup(thread)
+    threads = threads + 1
+    thread:set("first", threads * 7919)
+end
+function init(args)
+    i = first % #creds
+end
+function request()
+    i = i % #creds + 1
+    return wrk.format(nil, nil, { Authorization = creds[i] })
+end
+LUA
+    CREDS[$c]=$file
+}
+
 # bench_wrk_run CASE SECS OUTFILE: one wrk run; fails unless every answer was
 # 2xx.  Sets OTHERS: the share (%) of the CPUs' time that other processes
 # took during the run; and CPU_US: the CPU time the server (httpd and
@@ -265,15 +290,21 @@ bench_cpu_us() {
 SOCKET_ERRORS=(0 0 0 0)
 declare -A NODE_PID
 bench_wrk_run() {
-    local c=$1 secs=$2 out=$3 args tm cpu0 cpu1 ours0 ours1 wrk_ticks srv0 srv1
+    local c=$1 secs=$2 out=$3 args tm cpu0 cpu1 ours0 ours1 wrk_ticks srv0 srv1 pg0 pg1
     args=(-t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${secs}s" --latency)
-    [ -n "${AUTH[$c]:-}" ] && args+=(-H "Authorization: ${AUTH[$c]}")
+    if [ -n "${CREDS[$c]:-}" ]; then
+        args+=(-s "${CREDS[$c]}.lua")
+    elif [ -n "${AUTH[$c]:-}" ]; then
+        args+=(-H "Authorization: ${AUTH[$c]}")
+    fi
     cpu0=$(bench_cpu_ticks)
     ours0=$(bench_ours_ticks)
     srv0=$(bench_server_ticks "$c")
+    [ -n "${BENCH_PG:-}" ] && pg0=$(bench_ours_ticks "$BENCH_PG")
     # `times` in the command substitution's shell: wrk's CPU time
     tm=$(wrk "${args[@]}" "$(bench_url "$c")" >"$out" 2>&1; echo "rc=$?"; times)
     srv1=$(bench_server_ticks "$c")
+    [ -n "${BENCH_PG:-}" ] && pg1=$(bench_ours_ticks "$BENCH_PG")
     ours1=$(bench_ours_ticks)
     cpu1=$(bench_cpu_ticks)
     [ "${tm%%$'\n'*}" = rc=0 ] || { cat "$out" >&2; ac_die "wrk failed on $c"; }
@@ -293,6 +324,8 @@ bench_wrk_run() {
         ac_die "wrk on $c: ${non2xx:-0} non-2xx answers of ${n:-0} requests"
     fi
     CPU_US=$(bench_cpu_us "$((srv1 - srv0))" "$n")
+    PG_US=
+    [ -n "${BENCH_PG:-}" ] && PG_US=$(bench_cpu_us "$((pg1 - pg0))" "$n")
     # A few read errors are connections closed at MaxKeepAliveRequests or
     # at the end of the run; connect errors and timeouts are not normal.
     local conn=0 rd=0 wr=0 to=0
@@ -330,7 +363,7 @@ bench_case_width() {
 # (the order reversed every other round; a script may define
 # bench_round_start ROUND, run before each round).  Fills RPS, P50 and P99 by
 # "case,round", MED and BEST by case, disturbed, runs and children.
-declare -A RPS P50 P99 CPU MED BEST
+declare -A RPS P50 P99 CPU PGCPU MED BEST
 bench_measure() {
     local c r i out note order width
     width=$(bench_case_width)
@@ -357,6 +390,7 @@ bench_measure() {
             P50[$c,$r]=$(bench_wrk_latency "$out" 50)
             P99[$c,$r]=$(bench_wrk_latency "$out" 99)
             CPU[$c,$r]=$CPU_US
+            PGCPU[$c,$r]=$PG_US
             note=
             if [ "$OTHERS" -gt "$OTHERS_LIMIT" ]; then
                 note="  DISTURBED"
@@ -415,13 +449,15 @@ bench_report_table() {
         echo "other processes: over ${OTHERS_LIMIT}% of the CPUs in ${#disturbed[@]} of $runs runs ($(printf '%s; ' "${disturbed[@]}" | sed 's/; $//'))"
     fi
     echo
-    printf "%-${width}s %14s %12s %8s %8s %10s %8s\n" case 'req/s median' 'req/s best' 'p50 ms' 'p99 ms' 'vs no-auth' 'us/req'
+    printf "%-${width}s %14s %12s %8s %8s %10s %8s%s\n" case 'req/s median' 'req/s best' 'p50 ms' 'p99 ms' 'vs no-auth' 'us/req' \
+        "${BENCH_PG:+ $(printf '%8s' 'pg us')}"
     for c in "${CASES[@]}"; do
-        printf "%-${width}s %14.0f %12.0f %8.2f %8.2f %10s %8.1f\n" "$c" "${MED[$c]}" "${BEST[$c]}" \
+        printf "%-${width}s %14.0f %12.0f %8.2f %8.2f %10s %8.1f%s\n" "$c" "${MED[$c]}" "${BEST[$c]}" \
             "$(bench_stat median P50 "$c")" "$(bench_stat median P99 "$c")" \
-            "$(bench_ratio "${MED[$c]}" "${MED[static]}")" "$(bench_stat median CPU "$c")"
+            "$(bench_ratio "${MED[$c]}" "${MED[static]}")" "$(bench_stat median CPU "$c")" \
+            "${BENCH_PG:+ $(printf '%8.1f' "$(bench_stat median PGCPU "$c")")}"
     done
-    echo "(us/req: CPU time of the serving httpd${BENCH_PG:+ and PostgreSQL} per request, median over the rounds)"
+    echo "(us/req: CPU time of the serving httpd${BENCH_PG:+ and PostgreSQL} per request, median over the rounds${BENCH_PG:+; pg us: the PostgreSQL part})"
     echo
 }
 
