@@ -573,8 +573,11 @@ ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
 #define AC_PG_BATCH_MAX 64
 #define AC_PG_BATCH_BYTES 65536
 
-/* Statements of one batch running at the same time, per child. */
-#define AC_PG_BATCH_LEADERS 2
+/* Statements of one batch running at the same time, per child.  One:
+ * the keys that arrive meanwhile make the next statement larger, and
+ * PostgreSQL's work per request smaller (bench/token: two statements at
+ * a time cost PostgreSQL 58-62 us per request, one 42-50). */
+#define AC_PG_BATCH_LEADERS 1
 
 typedef enum {
     WAITING = 0,                /* queued */
