@@ -20,7 +20,7 @@ use Time::HiRes qw(time sleep);
 use ChainTest;
 use OAuth2Test;
 
-plan tests => 15;
+plan tests => 16;
 
 # A token as oauthlib generates them: 30 letters and digits.
 sub new_token { return Crypt::PRNG::random_string(30) }
@@ -104,6 +104,34 @@ ok t_cmp(answer('/dot/cached/env', $token), [200, 'dotalice'],
 sleep 2.5;
 ok t_cmp(answer('/dot/cached/env', $token), [401, 'unknown token'],
          'until the TTL has passed');
+
+# --- concurrent lookups, batched into shared statements (ac_pg_batch) ----------
+# The table locked for a second, so that the lookups queue and go together
+# (t/token_batch.t shows the batches themselves): each request must still
+# get its own token's answer.
+psql(q{INSERT INTO auth_user (id, password, is_superuser, username, first_name,
+       last_name, email, is_staff, is_active, date_joined) VALUES
+       (503, '!', false, 'dotbob', '', '', '', false, true, now())});
+my @batch = map {
+    my $bob = $_ % 2;
+    ['/dot/env', 'Bearer ' . store(new_token(), user => $bob ? 503 : 501),
+     200, $bob ? 'dotbob' : 'dotalice']
+} 1 .. 8;
+push @batch,
+    ['/dot/env', 'Bearer ' . new_token(), 401, 'unknown token'],
+    ['/dot/env', 'Bearer ' . store(new_token(), expires => '-1 minute'), 401,
+     'token expired'],
+    ['/dot/env', 'Bearer ' . store(new_token(), user => 502), 401,
+     'user inactive'];
+my $hostport = hostport_of();
+my $locker = lock_tables(1, 'oauth2_provider_accesstoken');
+my @got = all_at_once(sub { answer_of($hostport, @_) }, @batch);
+waitpid $locker, 0;
+my @wrong = grep { "$got[$_][0] $got[$_][1]" ne "$batch[$_][2] $batch[$_][3]" }
+            0 .. $#batch;
+ok t_cmp(scalar(@wrong), 0,
+         scalar(@batch) . ' stored tokens at once: each gets its own answer')
+    or print map { "# $batch[$_][1]: got @{ $got[$_] }\n" } @wrong;
 
 # --- the database down ---------------------------------------------------------
 

@@ -20,7 +20,6 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test;
 use Apache::TestUtil;
-use POSIX ();
 use Time::HiRes qw(time sleep);
 use ChainTest;
 
@@ -73,78 +72,12 @@ push @cases,
     ['/knox/env', 'Token c1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b2',
      401, 'User inactive or deleted.'];
 
-# One request; returns [status, user or the challenge's reason].
-sub ask {
-    my ($path, $auth) = @_;
-    my $r = raw_http($hostport, "GET $path HTTP/1.0\r\nHost: batch\r\n"
-                                . "Authorization: $auth\r\n\r\n", 15);
-    my $status = $r->{status} // 0;
-    if ($status == 200) {
-        my ($user) = ($r->{body} // '') =~ /^REMOTE_USER=(.*)$/m;
-        return [$status, $user // '', $r->{took}];
-    }
-    my ($wa) = @{ $r->{headers}{'www-authenticate'} || [] };
-    my ($reason) = ($wa // '') =~ /error_description="([^"]*)"/;
-    $reason //= ($r->{headers}{'retry-after'} || [])->[0] ? 'retry' : '';
-    return [$status, $reason, $r->{took}];
-}
+sub ask { return answer_of($hostport, @_) }
 
 # Every case answered alone first: right without any batch.
 my @wrong = grep { my $got = ask(@$_[0, 1]); "$got->[0] $got->[1]" ne "$_->[2] $_->[3]" } @cases;
 ok t_cmp(scalar(@wrong), 0, 'each key, asked alone, gets its answer')
     or explain(join "\n", map { "$_->[0] $_->[1]" } @wrong);
-
-# Hold an ACCESS EXCLUSIVE lock on @tables for $secs seconds (in a child
-# psql); returns once PostgreSQL has granted it, with the child's pid.
-sub lock_tables {
-    my ($secs, @tables) = @_;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        exec 'psql', '-qtAX', '-c', 'BEGIN; LOCK TABLE ' . join(', ', @tables)
-             . " IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($secs); COMMIT"
-            or POSIX::_exit(127);
-    }
-    my $list = join ', ', map { "'$_'" } @tables;
-    for (1 .. 100) {
-        last if psql("SELECT count(*) FROM pg_locks l JOIN pg_class c"
-                     . " ON c.oid = l.relation WHERE c.relname IN ($list)"
-                     . " AND l.mode = 'AccessExclusiveLock' AND l.granted")
-                == @tables;
-        sleep 0.05;
-    }
-    return $pid;
-}
-
-# Send every request of @list at the same moment, each from a process of
-# its own; returns the answers in the order of @list.
-sub all_at_once {
-    my @list = @_;
-    my $dir = Apache::Test::vars('serverroot') . '/logs';
-    my (@pids, @files);
-    for my $i (0 .. $#list) {
-        my $file = "$dir/batch.$$.$i";
-        push @files, $file;
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            my $got = ask(@{ $list[$i] }[0, 1]);
-            open my $out, '>', $file or POSIX::_exit(2);
-            print $out join("\t", @$got), "\n";
-            close $out;
-            POSIX::_exit(0);
-        }
-        push @pids, $pid;
-    }
-    waitpid $_, 0 for @pids;
-    my @answers;
-    for my $file (@files) {
-        open my $in, '<', $file or die "$file: $!";
-        chomp(my $line = <$in> // '');
-        close $in;
-        unlink $file;
-        push @answers, [split /\t/, $line, -1];
-    }
-    return @answers;
-}
 
 # The number of keys of each statement logged since $mark.
 sub batch_sizes {
@@ -157,7 +90,7 @@ sub batch_sizes {
 my $mark = error_log_size();
 my $locker = lock_tables(1, qw(authchain_token authtoken_token knox_authtoken));
 my $t0 = time;
-my @answers = all_at_once(@cases);
+my @answers = all_at_once(\&ask, @cases);
 waitpid $locker, 0;
 my $log = error_log_since($mark);
 @wrong = grep { join(' ', map { $_ // '' } @{ $answers[$_] }[0, 1])
@@ -191,7 +124,7 @@ my @dups = ((['/token/env', $cases[0][1], 200, 'batch1']) x 6,
             (['/token/env', $cases[1][1], 200, 'batch2']) x 6);
 $mark = error_log_size();
 $locker = lock_tables(1, 'authchain_token');
-@answers = all_at_once(@dups);
+@answers = all_at_once(\&ask, @dups);
 waitpid $locker, 0;
 $log = error_log_since($mark);
 @wrong = grep { "$answers[$_][0] $answers[$_][1]" ne "$dups[$_][2] $dups[$_][3]" }
@@ -211,7 +144,7 @@ my @short = map { ['/short/env', $cases[$_ % 8][1]] } 1 .. $n;
 $mark = error_log_size();
 $locker = lock_tables(4, 'authchain_token');
 $t0 = time;
-@answers = all_at_once(@short);
+@answers = all_at_once(\&ask, @short);
 my $took = time - $t0;
 my @not503 = grep { $_->[0] != 503 } @answers;
 ok t_cmp(scalar(@not503), 0, "$n requests at once on a frozen database: all 503")

@@ -76,16 +76,17 @@ typedef enum {
     SCHEMA_DOT = 0
 } oauth2_schema;
 
-/* django-oauth-toolkit: the token by its checksum, with its user and its
- * application's client_id.  Expiry, activity and the checksum itself are
- * judged in C. */
+/* django-oauth-toolkit: the tokens by their checksums (the lookups of
+ * concurrent requests batched, ac_pg_batch), with their user and their
+ * application's client_id.  Each request picks its row by the checksum,
+ * in constant time; expiry and activity are judged in C. */
 static const char dot_sql[] =
     "SELECT u.username, u.is_active, a.client_id, t.scope,"
     " date_part('epoch', t.expires)::bigint, t.id::text, t.token_checksum"
     " FROM oauth2_provider_accesstoken t"
     " LEFT JOIN auth_user u ON u.id = t.user_id"
     " LEFT JOIN oauth2_provider_application a ON a.id = t.application_id"
-    " WHERE t.token_checksum = $1";
+    " WHERE t.token_checksum = ANY($1::varchar[])";
 
 /* One generation of keys fetched from a JWK Set URL.  Requests hold a
  * reference while they verify with it; a replaced generation is freed by
@@ -1276,35 +1277,42 @@ static int is_true(const char *v)
 static int judge_db(request_rec *r, const oauth2_dir_conf *conf,
                     const char *hash, oauth2_record *rec)
 {
-    const char *param = hash;
+    ac_pg_pool *pool = ac_pg_pool_get(conf->db, conf->db_timeout,
+                                      DEFAULT_DB_POOL_SIZE);
     PGresult *res;
     json_t *claims;
     const char *why, *v;
     apr_int64_t expires;
+    int row, i;
 
     memset(rec, 0, sizeof(*rec));
     rec->verdict = VERDICT_DENIED;
-    if (ac_pg_query(ac_pg_pool_get(conf->db, conf->db_timeout,
-                                   DEFAULT_DB_POOL_SIZE),
-                    r->server, r->pool, "AuthOAuth2DB", dot_sql, 1, &param,
-                    &res) != AC_PG_OK) {
+    if (ac_pg_batch_query(ac_pg_batch_get(pool, dot_sql), r->server,
+                          r->pool, "AuthOAuth2DB", hash, &res) != AC_PG_OK) {
         return -1;
     }
-    if (PQntuples(res) < 1 || PQgetisnull(res, 0, 6)
-        || strlen(v = PQgetvalue(res, 0, 6)) != 64
-        || !ac_ct_equal(v, hash, 64)) {
+    /* the rows of the other tokens of the batch: each is compared */
+    for (row = -1, i = 0; i < PQntuples(res); i++) {
+        if (!PQgetisnull(res, i, 6)
+            && strlen(v = PQgetvalue(res, i, 6)) == 64
+            && ac_ct_equal(v, hash, 64)) {
+            row = i;
+        }
+    }
+    if (row < 0) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AC_LOGNO(0520)
                       "oauth2: no stored token with SHA-256 %.8s...", hash);
         rec->reason = "unknown token";
         return 0;
     }
-    expires = PQgetisnull(res, 0, 4) ? 0 : apr_atoi64(PQgetvalue(res, 0, 4));
+    expires = PQgetisnull(res, row, 4)
+              ? 0 : apr_atoi64(PQgetvalue(res, row, 4));
     rec->expires = expires;
     if (expires != 0 && expires <= apr_time_sec(apr_time_now())) {
         rec->reason = "token expired";
         return 0;
     }
-    if (!PQgetisnull(res, 0, 0) && !is_true(PQgetvalue(res, 0, 1))) {
+    if (!PQgetisnull(res, row, 0) && !is_true(PQgetvalue(res, row, 1))) {
         rec->reason = "user inactive";
         return 0;
     }
@@ -1314,24 +1322,25 @@ static int judge_db(request_rec *r, const oauth2_dir_conf *conf,
     if (claims == NULL) {
         return -1;
     }
-    if (!PQgetisnull(res, 0, 0)) {
-        json_object_set_new(claims, "sub", json_string(PQgetvalue(res, 0, 0)));
+    if (!PQgetisnull(res, row, 0)) {
+        json_object_set_new(claims, "sub",
+                            json_string(PQgetvalue(res, row, 0)));
         json_object_set_new(claims, "username",
-                            json_string(PQgetvalue(res, 0, 0)));
+                            json_string(PQgetvalue(res, row, 0)));
     }
-    if (!PQgetisnull(res, 0, 2)) {
+    if (!PQgetisnull(res, row, 2)) {
         json_object_set_new(claims, "client_id",
-                            json_string(PQgetvalue(res, 0, 2)));
+                            json_string(PQgetvalue(res, row, 2)));
     }
     json_object_set_new(claims, "scope",
-                        json_string(PQgetisnull(res, 0, 3)
-                                    ? "" : PQgetvalue(res, 0, 3)));
+                        json_string(PQgetisnull(res, row, 3)
+                                    ? "" : PQgetvalue(res, row, 3)));
     if (expires != 0) {
         json_object_set_new(claims, "exp", json_integer(expires));
     }
-    if (!PQgetisnull(res, 0, 5)) {
+    if (!PQgetisnull(res, row, 5)) {
         json_object_set_new(claims, "token_id",
-                            json_string(PQgetvalue(res, 0, 5)));
+                            json_string(PQgetvalue(res, row, 5)));
     }
     why = grant_from_claims(r, conf, claims, "db", rec);
     if (why != NULL) {

@@ -608,4 +608,81 @@ sub rss_kb {
     return undef;
 }
 
+# --- requests at the same moment (t/token_batch.t, t/oauth2_db.t) -------------
+
+push @EXPORT, qw(answer_of lock_tables all_at_once);
+
+# One request on a new connection to $hostport: GET $path with
+# Authorization $auth.  Returns [status, what]: REMOTE_USER (as env.cgi
+# prints it) for a 200, else the challenge's error_description, else
+# 'retry' when the answer has Retry-After; and the seconds it took.
+sub answer_of {
+    my ($hostport, $path, $auth) = @_;
+    my $r = raw_http($hostport, "GET $path HTTP/1.0\r\nHost: test\r\n"
+                                . "Authorization: $auth\r\n\r\n", 15);
+    my $status = $r->{status} // 0;
+    if ($status == 200) {
+        my ($user) = ($r->{body} // '') =~ /^REMOTE_USER=(.*)$/m;
+        return [$status, $user // '', $r->{took}];
+    }
+    my ($wa) = @{ $r->{headers}{'www-authenticate'} || [] };
+    my ($reason) = ($wa // '') =~ /error_description="([^"]*)"/;
+    $reason //= ($r->{headers}{'retry-after'} || [])->[0] ? 'retry' : '';
+    return [$status, $reason, $r->{took}];
+}
+
+# Hold an ACCESS EXCLUSIVE lock on @tables for $secs seconds (in a child
+# psql), so that lookups in them wait; returns once PostgreSQL has granted
+# it, with the child's pid (waitpid it).
+sub lock_tables {
+    my ($secs, @tables) = @_;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        exec 'psql', '-qtAX', '-c', 'BEGIN; LOCK TABLE ' . join(', ', @tables)
+             . " IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($secs); COMMIT"
+            or POSIX::_exit(127);
+    }
+    my $list = join ', ', map { "'$_'" } @tables;
+    for (1 .. 100) {
+        last if psql("SELECT count(*) FROM pg_locks l JOIN pg_class c"
+                     . " ON c.oid = l.relation WHERE c.relname IN ($list)"
+                     . " AND l.mode = 'AccessExclusiveLock' AND l.granted")
+                == @tables;
+        Time::HiRes::sleep(0.05);
+    }
+    return $pid;
+}
+
+# $code->(@$args) for every arrayref of @list at the same moment, each in
+# a process of its own; returns what each returned (an arrayref of plain
+# values), in the order of @list.
+sub all_at_once {
+    my ($code, @list) = @_;
+    my $dir = Apache::Test::vars('serverroot') . '/logs';
+    my (@pids, @files);
+    for my $i (0 .. $#list) {
+        my $file = "$dir/at_once.$$.$i";
+        push @files, $file;
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my $got = $code->(@{ $list[$i] });
+            open my $out, '>', $file or POSIX::_exit(2);
+            print $out join("\t", map { $_ // '' } @$got), "\n";
+            close $out;
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    waitpid $_, 0 for @pids;
+    my @answers;
+    for my $file (@files) {
+        open my $in, '<', $file or die "$file: $!";
+        chomp(my $line = <$in> // '');
+        close $in;
+        unlink $file;
+        push @answers, [split /\t/, $line, -1];
+    }
+    return @answers;
+}
+
 1;
