@@ -3,11 +3,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "apr_atomic.h"
-
 #include "apr_hash.h"
 #include "apr_strings.h"
 #include "apr_thread_cond.h"

@@ -72,36 +72,25 @@ typedef enum {
  * custom), the key itself (drf), the SHA-512 hex of the key (knox).
  * The native query adds last_used (epoch seconds or NULL).
  *
- * The parameter is text; key_hash is char(64), hence the cast, without
- * which PostgreSQL compares key_hash::text and cannot use the index. */
-#define NATIVE_SQL \
-    "SELECT user_name, id::text, name, scopes," \
-    " date_part('epoch', expires)::bigint, revoked IS NOT NULL, true," \
-    " key_hash, date_part('epoch', last_used)::bigint" \
-    " FROM authchain_token WHERE key_hash = "
-#define DRF_SQL \
-    "SELECT u.username, NULL, '', '', NULL::bigint, false, u.is_active," \
-    " t.key FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id" \
-    " WHERE t.key = "
-#define KNOX_SQL \
-    "SELECT u.username, 'sha512:' || left(t.digest, 8), '', ''," \
-    " date_part('epoch', t.expiry)::bigint, false, u.is_active, t.digest" \
-    " FROM knox_authtoken t JOIN auth_user u ON u.id = t.user_id" \
-    " WHERE t.token_key = "
-
-/* One key: what AuthTokenQuery replaces, and what names the cache. */
+ * $1 is an array of keys: the lookups of concurrent requests share
+ * statements (ac_pg_batch), and each request tells its row by its secret.
+ * The array is text, cast to the column's type: key_hash is char(64), and
+ * compared as text it could not use its index.  The same strings name the
+ * cache entries (cache_id). */
 static const char *const schema_sql[] = {
-    NATIVE_SQL "$1::bpchar",
-    DRF_SQL "$1",
-    KNOX_SQL "$1",
-};
+    "SELECT user_name, id::text, name, scopes,"
+    " date_part('epoch', expires)::bigint, revoked IS NOT NULL, true,"
+    " key_hash, date_part('epoch', last_used)::bigint"
+    " FROM authchain_token WHERE key_hash = ANY($1::bpchar[])",
 
-/* The same for the keys of concurrent requests at once (ac_pg_batch): $1
- * is an array of keys; the rows are told apart by their secret. */
-static const char *const schema_batch_sql[] = {
-    NATIVE_SQL "ANY($1::bpchar[])",
-    DRF_SQL "ANY($1::varchar[])",
-    KNOX_SQL "ANY($1::varchar[])",
+    "SELECT u.username, NULL, '', '', NULL::bigint, false, u.is_active,"
+    " t.key FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id"
+    " WHERE t.key = ANY($1::varchar[])",
+
+    "SELECT u.username, 'sha512:' || left(t.digest, 8), '', '',"
+    " date_part('epoch', t.expiry)::bigint, false, u.is_active, t.digest"
+    " FROM knox_authtoken t JOIN auth_user u ON u.id = t.user_id"
+    " WHERE t.token_key = ANY($1::varchar[])",
 };
 
 static const char touch_sql[] =
@@ -519,7 +508,7 @@ static int lookup_record(request_rec *r, const token_dir_conf *conf,
     }
     else {
         st = ac_pg_batch_query(ac_pg_batch_get(pool,
-                                               schema_batch_sql[conf->schema]),
+                                               schema_sql[conf->schema]),
                                r->server, r->pool, "AuthTokenDB", param,
                                &res);
     }
