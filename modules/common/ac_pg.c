@@ -767,6 +767,11 @@ ac_pg_status ac_pg_batch_query(ac_pg_batch *b, server_rec *s, apr_pool_t *p,
     apr_thread_mutex_lock(b->lock);
     *b->tail = &w;
     b->tail = &w.next;
+    if (b->leading >= AC_PG_BATCH_LEADERS) {
+        /* written under the lock, but only when trace1 is on */
+        ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, s,
+                     "%s: queued behind the running statement", what);
+    }
     while (w.state != ANSWERED) {
         apr_interval_time_t left = deadline - apr_time_now();
 

@@ -610,7 +610,8 @@ sub rss_kb {
 
 # --- requests at the same moment (t/token_batch.t, t/oauth2_db.t) -------------
 
-push @EXPORT, qw(answer_of lock_tables all_at_once);
+push @EXPORT, qw(answer_of lock_tables hold_tables release_tables
+                 all_at_once start_at_once answers_of);
 
 # One request on a new connection to $hostport: GET $path with
 # Authorization $auth.  Returns [status, what]: REMOTE_USER (as env.cgi
@@ -642,27 +643,58 @@ sub lock_tables {
              . " IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($secs); COMMIT"
             or POSIX::_exit(127);
     }
+    wait_granted(@tables);
+    return $pid;
+}
+
+# The same lock, held until release_tables($handle): for a test that
+# releases it once the requests it wants stuck behind it are there.
+sub hold_tables {
+    my (@tables) = @_;
+    open my $psql, '|-', 'psql', '-qtAX', '-v', 'ON_ERROR_STOP=1'
+        or die "psql: $!";
+    $psql->autoflush(1);
+    print $psql 'BEGIN; LOCK TABLE ' . join(', ', @tables)
+                . " IN ACCESS EXCLUSIVE MODE;\n";
+    wait_granted(@tables);
+    return $psql;
+}
+
+sub release_tables {
+    my ($psql) = @_;
+    print $psql "COMMIT;\n";
+    close $psql or die "psql holding the lock failed: $?";
+}
+
+# Wait (up to 5 s) until PostgreSQL has granted the lock on @tables.
+sub wait_granted {
+    my (@tables) = @_;
     my $list = join ', ', map { "'$_'" } @tables;
     for (1 .. 100) {
-        last if psql("SELECT count(*) FROM pg_locks l JOIN pg_class c"
-                     . " ON c.oid = l.relation WHERE c.relname IN ($list)"
-                     . " AND l.mode = 'AccessExclusiveLock' AND l.granted")
-                == @tables;
+        return if psql("SELECT count(*) FROM pg_locks l JOIN pg_class c"
+                       . " ON c.oid = l.relation WHERE c.relname IN ($list)"
+                       . " AND l.mode = 'AccessExclusiveLock' AND l.granted")
+                  == @tables;
         Time::HiRes::sleep(0.05);
     }
-    return $pid;
+    die "the lock on @tables was not granted within 5 s";
 }
 
 # $code->(@$args) for every arrayref of @list at the same moment, each in
 # a process of its own; returns what each returned (an arrayref of plain
 # values), in the order of @list.
 sub all_at_once {
+    return answers_of(start_at_once(@_));
+}
+
+# The first half of all_at_once: the processes started, a handle returned
+# at once, for answers_of to wait for.
+sub start_at_once {
     my ($code, @list) = @_;
     my $dir = Apache::Test::vars('serverroot') . '/logs';
-    my (@pids, @files);
+    my @started;
     for my $i (0 .. $#list) {
         my $file = "$dir/at_once.$$.$i";
-        push @files, $file;
         my $pid = fork // die "fork: $!";
         if (!$pid) {
             my $got = $code->(@{ $list[$i] });
@@ -671,11 +703,17 @@ sub all_at_once {
             close $out;
             POSIX::_exit(0);
         }
-        push @pids, $pid;
+        push @started, [$pid, $file];
     }
-    waitpid $_, 0 for @pids;
+    return \@started;
+}
+
+sub answers_of {
+    my ($started) = @_;
+    waitpid $_->[0], 0 for @$started;
     my @answers;
-    for my $file (@files) {
+    for (@$started) {
+        my $file = $_->[1];
         open my $in, '<', $file or die "$file: $!";
         chomp(my $line = <$in> // '');
         close $in;
