@@ -154,40 +154,71 @@ int ac_base64_decode(apr_pool_t *p, const char *in, apr_size_t len,
     return 0;
 }
 
+/* The value of each base64url digit (RFC 4648 section 5) by character
+ * code, -1 for the other codes below 128 (no code from 128 up is a digit
+ * either).  A table rather than b64_digit()'s comparisons: a JWT's parts
+ * are hundreds of characters, decoded on every uncached request. */
+static const signed char b64url_values[128] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+    -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
+    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+};
+
 static int b64url_value(unsigned char c)
 {
-    return b64_digit(c, '-', '_');
+    return c < 128 ? b64url_values[c] : -1;
 }
 
 int ac_b64url_decode(apr_pool_t *p, const char *in, apr_size_t len,
                      char **out, apr_size_t *outlen)
 {
+    const unsigned char *s = (const unsigned char *)in;
     apr_size_t i, n = 0, rest = len % 4;
     unsigned char *buf;
-    unsigned long bits = 0;
-    int nbits = 0;
+    unsigned long v;
+    int a, b, c, d;
 
     if (rest == 1) {
         return -1;              /* 6 bits cannot make a byte */
     }
     buf = apr_palloc(p, len / 4 * 3 + rest + 1);
-    for (i = 0; i < len; i++) {
-        int v = b64url_value((unsigned char)in[i]);
-
-        if (v < 0) {
+    for (i = 0; i + 4 <= len; i += 4) {
+        a = b64url_value(s[i]);
+        b = b64url_value(s[i + 1]);
+        c = b64url_value(s[i + 2]);
+        d = b64url_value(s[i + 3]);
+        if ((a | b | c | d) < 0) {          /* one test for the four */
             return -1;
         }
-        bits = ((bits << 6) | (unsigned long)v) & 0xffffff;
-        nbits += 6;
-        if (nbits >= 8) {
-            nbits -= 8;
-            buf[n++] = (unsigned char)(bits >> nbits);
-        }
+        v = ((unsigned long)a << 18) | ((unsigned long)b << 12)
+            | ((unsigned long)c << 6) | (unsigned long)d;
+        buf[n++] = (unsigned char)(v >> 16);
+        buf[n++] = (unsigned char)(v >> 8);
+        buf[n++] = (unsigned char)v;
     }
-    /* The 2 or 4 bits left over must be zero, or two encodings would
-     * decode to the same bytes (RFC 4648 section 3.5). */
-    if (bits & ((1UL << nbits) - 1)) {
-        return -1;
+    if (rest > 0) {
+        a = b64url_value(s[i]);
+        b = b64url_value(s[i + 1]);
+        c = rest == 3 ? b64url_value(s[i + 2]) : 0;
+        if ((a | b | c) < 0) {
+            return -1;
+        }
+        v = ((unsigned long)a << 18) | ((unsigned long)b << 12)
+            | ((unsigned long)c << 6);
+        /* The 2 or 4 bits left over must be zero, or two encodings would
+         * decode to the same bytes (RFC 4648 section 3.5). */
+        if ((v & (rest == 3 ? 0xffUL : 0xffffUL)) != 0) {
+            return -1;
+        }
+        buf[n++] = (unsigned char)(v >> 16);
+        if (rest == 3) {
+            buf[n++] = (unsigned char)(v >> 8);
+        }
     }
     buf[n] = '\0';
     *out = (char *)buf;
