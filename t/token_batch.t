@@ -102,7 +102,8 @@ sub behind_lock {
     my $t0 = time;
     my $started = start_at_once(\&ask, @list);
     my ($stuck, $in_pg, $queued) = (0, 0, 0);
-    while (time - $t0 < ($threaded ? 20 : 1)) {
+    # (8 s: AuthTokenDBTimeout is 10 s in these locations)
+    while (time - $t0 < ($threaded ? 8 : 1)) {
         sleep 0.2;
         next if !$threaded;
         $in_pg = psql("SELECT count(*) FROM pg_stat_activity"
@@ -112,7 +113,7 @@ sub behind_lock {
         last if ($stuck = $in_pg + $queued) >= @list;
     }
     print "# only $stuck of " . scalar(@list) . " requests stuck behind the"
-          . " lock ($in_pg in PostgreSQL, $queued queued) after 20 s\n"
+          . " lock ($in_pg in PostgreSQL, $queued queued) after 8 s\n"
         if $threaded && $stuck < @list;
     my $released = time;
     release_tables($lock);
