@@ -3,9 +3,10 @@
  * mod_bench_floor -- bench/oauth2's "floor" case: the least a module can do
  * to accept an RS256 JWT on every request, and nothing more.  It takes the
  * token from "Authorization: Bearer", checks its signature with the one RSA
- * public key configured (SHA-256 and RSA PKCS#1 v1.5 verification, as
- * RFC 7518 section 3.3 requires), and sets r->user.  No claim is read: not
- * exp, not iss, not aud; the header is not parsed.  So it is NOT an
+ * public key configured, by the oauth2 scheme's own code (its base64url
+ * decoder and ac_jose_verify: SHA-256 and RSA PKCS#1 v1.5, RFC 7518
+ * section 3.3), and sets r->user.  No claim is read: not exp, not iss, not
+ * aud; the header is not parsed.  So it is NOT an
  * authentication module, only the measure of what any uncached validation
  * must spend: the throughput of this case bounds every real one from above.
  *
@@ -13,10 +14,13 @@
  *   AuthType BenchFloor
  *   Require valid-user
  *
- * Built by bench/oauth2 with apxs, never installed.
+ * Built by bench/oauth2 with apxs against modules/common, never installed.
  */
 
+#include <stdio.h>
 #include <string.h>
+
+#include "apr_strings.h"
 
 #include "httpd.h"
 #include "http_config.h"
@@ -24,102 +28,56 @@
 #include "http_protocol.h"
 #include "http_request.h"
 
-#include "apr_strings.h"
-
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
+#include "ac_common.h"
+#include "ac_jose.h"
+#include "ac_key.h"
 
 module AP_MODULE_DECLARE_DATA bench_floor_module;
 
 typedef struct {
-    EVP_PKEY_CTX *verify;       /* set up once, duplicated per request */
+    ac_jose_key *key;
 } floor_conf;
-
-static EVP_MD *sha256;          /* fetched once */
 
 static void *create_floor_conf(apr_pool_t *p, char *dir)
 {
     return apr_pcalloc(p, sizeof(floor_conf));
 }
 
-static apr_status_t free_ctx(void *ctx)
-{
-    EVP_PKEY_CTX_free(ctx);
-    return APR_SUCCESS;
-}
-
+/* The key is read and checked by the oauth2 scheme's own code, which sets
+ * up its verification context once. */
 static const char *set_key(cmd_parms *cmd, void *dconf, const char *path)
 {
     floor_conf *conf = dconf;
     const char *file = ap_server_root_relative(cmd->pool, path);
     FILE *f = file ? fopen(file, "r") : NULL;
-    EVP_PKEY *pkey = f ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : NULL;
+    char pem[8192];
+    size_t len = 0;
 
     if (f != NULL) {
+        len = fread(pem, 1, sizeof(pem), f);
         fclose(f);
     }
-    if (pkey == NULL || !EVP_PKEY_is_a(pkey, "RSA")) {
-        EVP_PKEY_free(pkey);
+    if (len == 0 || len == sizeof(pem)
+        || ac_jose_key_from_pem(cmd->pool, pem, len, NULL, AC_JOSE_ALG_RS256,
+                                &conf->key) != AC_JOSE_OK) {
         return apr_psprintf(cmd->pool, "BenchFloorKey: %s is not an RSA "
                             "public key in PEM", path);
     }
-    if (sha256 == NULL) {
-        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    }
-    conf->verify = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-    EVP_PKEY_free(pkey);
-    if (sha256 == NULL || conf->verify == NULL
-        || EVP_PKEY_verify_init(conf->verify) != 1
-        || EVP_PKEY_CTX_set_rsa_padding(conf->verify, RSA_PKCS1_PADDING) != 1
-        || EVP_PKEY_CTX_set_signature_md(conf->verify, sha256) != 1) {
-        return "BenchFloorKey: cannot set up RS256 verification";
-    }
-    apr_pool_cleanup_register(cmd->pool, conf->verify, free_ctx,
-                              apr_pool_cleanup_null);
     return NULL;
 }
 
-/* The signature, base64url without padding: 342 characters for RSA 2048.
- * OpenSSL's decoder wants base64 with padding. */
-static int decode_sig(apr_pool_t *p, const char *in, unsigned char **out,
-                      int *out_len)
-{
-    apr_size_t len = strlen(in), i, pad = (4 - len % 4) % 4;
-    unsigned char *b64;
-    int n;
-
-    if (len == 0 || len > 1024 || pad == 3) {
-        return 0;
-    }
-    b64 = apr_palloc(p, len + pad + 1);
-    for (i = 0; i < len; i++) {
-        b64[i] = in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i];
-    }
-    memset(b64 + len, '=', pad);
-    b64[len + pad] = '\0';
-    *out = apr_palloc(p, (len + pad) / 4 * 3);
-    n = EVP_DecodeBlock(*out, b64, (int)(len + pad));
-    if (n < 0) {
-        return 0;
-    }
-    *out_len = n - (int)pad;
-    return 1;
-}
-
+/* The signature checked as the oauth2 scheme checks it (ac_b64url_decode,
+ * ac_jose_verify), and nothing else. */
 static int floor_check(request_rec *r)
 {
     floor_conf *conf = ap_get_module_config(r->per_dir_config,
                                             &bench_floor_module);
     const char *auth = apr_table_get(r->headers_in, "Authorization");
     const char *token, *dot;
-    unsigned char digest[32];
-    unsigned char *sig;
-    int sig_len;
-    EVP_PKEY_CTX *ctx;
-    int ok;
+    char *sig;
+    apr_size_t sig_len;
 
-    if (conf->verify == NULL || ap_auth_type(r) == NULL
+    if (conf->key == NULL || ap_auth_type(r) == NULL
         || strcasecmp(ap_auth_type(r), "BenchFloor") != 0) {
         return DECLINED;
     }
@@ -129,19 +87,23 @@ static int floor_check(request_rec *r)
     token = auth + 7;
     dot = strrchr(token, '.');
     if (dot == NULL || dot == token
-        || !decode_sig(r->pool, dot + 1, &sig, &sig_len)
-        || EVP_Digest(token, (size_t)(dot - token), digest, NULL,
-                      sha256, NULL) != 1) {
-        return HTTP_UNAUTHORIZED;
-    }
-    ctx = EVP_PKEY_CTX_dup(conf->verify);
-    ok = ctx != NULL && EVP_PKEY_verify(ctx, sig, (size_t)sig_len,
-                                        digest, sizeof(digest)) == 1;
-    EVP_PKEY_CTX_free(ctx);
-    if (!ok) {
+        || ac_b64url_decode(r->pool, dot + 1, strlen(dot + 1), &sig,
+                            &sig_len) != 0
+        || ac_jose_verify(conf->key, AC_JOSE_ALG_RS256, token,
+                          (apr_size_t)(dot - token),
+                          (const unsigned char *)sig, sig_len)
+           != AC_JOSE_OK) {
         return HTTP_UNAUTHORIZED;
     }
     r->user = "bench";
+    return OK;
+}
+
+/* The digests fetched once, as the oauth2 scheme does. */
+static int floor_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    ac_digests_init(pconf);
     return OK;
 }
 
@@ -154,6 +116,7 @@ static const command_rec floor_cmds[] = {
 
 static void register_hooks(apr_pool_t *p)
 {
+    ap_hook_post_config(floor_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(floor_check, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
 }

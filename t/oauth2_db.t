@@ -126,7 +126,7 @@ push @batch,
 my $hostport = hostport_of();
 my $locker = lock_tables(1, 'oauth2_provider_accesstoken');
 my @got = all_at_once(sub { answer_of($hostport, @_) }, @batch);
-waitpid $locker, 0;
+close $locker or die "psql holding the lock failed: $?";
 my @wrong = grep { "$got[$_][0] $got[$_][1]" ne "$batch[$_][2] $batch[$_][3]" }
             0 .. $#batch;
 ok t_cmp(scalar(@wrong), 0,

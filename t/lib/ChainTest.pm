@@ -632,23 +632,9 @@ sub answer_of {
     return [$status, $reason, $r->{took}];
 }
 
-# Hold an ACCESS EXCLUSIVE lock on @tables for $secs seconds (in a child
-# psql), so that lookups in them wait; returns once PostgreSQL has granted
-# it, with the child's pid (waitpid it).
-sub lock_tables {
-    my ($secs, @tables) = @_;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        exec 'psql', '-qtAX', '-c', 'BEGIN; LOCK TABLE ' . join(', ', @tables)
-             . " IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($secs); COMMIT"
-            or POSIX::_exit(127);
-    }
-    wait_granted(@tables);
-    return $pid;
-}
-
-# The same lock, held until release_tables($handle): for a test that
-# releases it once the requests it wants stuck behind it are there.
+# Hold an ACCESS EXCLUSIVE lock on @tables (in a psql fed through a pipe),
+# so that lookups in them wait; returns once PostgreSQL has granted it,
+# with the pipe: release_tables($handle) lets the lock go.
 sub hold_tables {
     my (@tables) = @_;
     open my $psql, '|-', 'psql', '-qtAX', '-v', 'ON_ERROR_STOP=1'
@@ -664,6 +650,15 @@ sub release_tables {
     my ($psql) = @_;
     print $psql "COMMIT;\n";
     close $psql or die "psql holding the lock failed: $?";
+}
+
+# The same lock for $secs seconds from now, whatever the test does
+# meanwhile; close($handle) waits for its end.
+sub lock_tables {
+    my ($secs, @tables) = @_;
+    my $psql = hold_tables(@tables);
+    print $psql "SELECT pg_sleep($secs); COMMIT;\n";
+    return $psql;
 }
 
 # Wait (up to 5 s) until PostgreSQL has granted the lock on @tables.
