@@ -648,11 +648,15 @@ static request_rec *initial_request(request_rec *r)
 
 /* Schedule a last_used write when this process-shared record was not
  * touched within the interval, and mark it touched so that concurrent
- * requests do not schedule it too. */
+ * requests do not schedule it too.  The write belongs to the client's
+ * request, which logs after the response: it lives in that request's
+ * pool, not in r's, which may be a subrequest that ends long before
+ * (mod_rewrite's look-ahead, an SSI include). */
 static void maybe_touch(request_rec *r, const token_dir_conf *conf,
                         const unsigned char id[32], token_record *rec)
 {
     apr_int64_t now = apr_time_sec(apr_time_now());
+    request_rec *initial;
     token_touch *t;
 
     if (conf->query != NULL || conf->schema != SCHEMA_NATIVE
@@ -662,13 +666,13 @@ static void maybe_touch(request_rec *r, const token_dir_conf *conf,
     }
     rec->touched = now;
     cache_record(r, conf, id, rec);
-    t = apr_palloc(r->pool, sizeof(*t));
+    initial = initial_request(r);
+    t = apr_palloc(initial->pool, sizeof(*t));
     /* the primary's pool when AuthTokenDB reads from a standby */
     t->pool = ac_pg_write_pool_get(conf->db, conf->timeout, conf->pool_size);
-    t->id = rec->id;
+    t->id = apr_pstrdup(initial->pool, rec->id);
     t->interval = conf->touch;
-    ap_set_module_config(initial_request(r)->request_config,
-                         &authn_token_module, t);
+    ap_set_module_config(initial->request_config, &authn_token_module, t);
 }
 
 /* log_transaction: the response is out; write last_used if scheduled. */
