@@ -5,7 +5,7 @@
 # EXCLUSIVE lock on the token tables until every request is stuck behind
 # it: the first lookups block on it, the requests that come meanwhile
 # queue up behind them, and when the lock goes they are asked in one
-# statement (logged at trace1 by the vhost token_batch).  Native keys (granted, revoked, unknown), DRF keys
+# statement (logged at trace1).  Native keys (granted, revoked, unknown), DRF keys
 # with the characters an array literal must escape, knox keys sharing one
 # token_key: all at once.  Then the queue under a frozen database: every
 # request answers 503 within AuthTokenDBTimeout (1 s here), the ones
@@ -13,6 +13,11 @@
 # request after the lock is granted again.
 # Under prefork a child serves one request at a time: no batch has more
 # than one key, and the answers must be right all the same.
+# The test runs its own httpd with a single child process under event and
+# worker (ServerLimit 1): every request then waits in the same child, so
+# that the size of the batches does not depend on how many children the
+# MPM happens to run (the test server's can run four while it replaces
+# one, and then no child need hold three of the requests).
 use strict;
 use warnings FATAL => 'all';
 use FindBin;
@@ -20,6 +25,7 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test;
 use Apache::TestUtil;
+use File::Temp qw(tempdir);
 use Time::HiRes qw(time sleep);
 use ChainTest;
 
@@ -28,8 +34,70 @@ plan tests => 14;
 # TAP comments, for the failures' details
 sub explain { print "# $_\n" for split /\n/, join "\n", @_; return 0 }
 
-my $threaded = ($ENV{AUTHCHAIN_MPM} || 'event') ne 'prefork';
-my $hostport = hostport_of('token_batch');
+my $mpm = $ENV{AUTHCHAIN_MPM} || 'event';
+my $threaded = $mpm ne 'prefork';
+
+# --- the node: one child (two under prefork), the locations of the test ------
+my $dir = tempdir(CLEANUP => 1);
+my $port = free_port();
+my $docroot = Apache::Test::vars('documentroot');
+my $conf = "$dir/httpd.conf";
+my @locations;
+for ([token => 'native', 10], [drf => 'drf', 10], [knox => 'knox', 10],
+     [short => 'native', 1]) {
+    my ($path, $schema, $timeout) = @$_;
+    push @locations, <<EOL;
+<Location /$path>
+    AuthType Chain
+    AuthName "batch"
+    AuthChain token
+    AuthTokenSchema $schema
+    AuthTokenCacheTTL 0
+    AuthTokenTouchInterval 0
+    AuthTokenDBTimeout $timeout
+    Require valid-user
+</Location>
+EOL
+}
+open my $fh, '>', $conf or die "$conf: $!";
+print $fh httpd_config(
+    dir => $dir, port => $port,
+    stock => ["mpm_$mpm", qw(authn_core authz_core authz_user alias
+                             socache_shmcb),
+              $threaded ? 'cgid' : 'cgi'],
+    ours => [[auth_chain => 'modules/chain/.libs/mod_auth_chain.so'],
+             [authn_token => 'modules/token/.libs/mod_authn_token.so']],
+    body => join('', <<EOC, @locations));
+LogLevel info authn_token:trace1
+<IfModule cgid_module>
+    ScriptSock $dir/cgid.sock
+</IfModule>
+ScriptAliasMatch "^/[a-z]+/env\$" "$docroot/env.cgi"
+@{[ $threaded
+    ? "StartServers 1\nServerLimit 1\nThreadsPerChild 32\n"
+      . "MaxRequestWorkers 32\nMinSpareThreads 1\nMaxSpareThreads 32"
+    : "StartServers 2\nMinSpareServers 2\nMaxSpareServers 2\n"
+      . "MaxRequestWorkers 2" ]}
+AuthTokenDB "@{[ test_db() ]}"
+AuthTokenRevocationListen Off
+EOC
+close $fh;
+start_httpd($conf, $port);
+END { stop_httpd($conf) if $conf }
+my $hostport = "127.0.0.1:$port";
+my $node_log = "$dir/error_log";
+
+sub log_size { return -s $node_log || 0 }
+
+# What the node's log gained since offset $from (after a short settle).
+sub log_since {
+    my ($from) = @_;
+    sleep 0.3;
+    open my $in, '<', $node_log or return '';
+    seek $in, $from, 0;
+    local $/;
+    return scalar <$in> // '';
+}
 
 # --- the keys ----------------------------------------------------------------
 my (@cases, %seen);
@@ -76,9 +144,11 @@ push @cases,
 sub ask { return [@{ answer_of($hostport, @_) }, time] }
 
 # Every case answered alone first: right without any batch.
-my @wrong = grep { my $got = ask(@$_[0, 1]); "$got->[0] $got->[1]" ne "$_->[2] $_->[3]" } @cases;
+my %got;
+my @wrong = grep { my $got = ask(@$_[0, 1]); $got{$_->[1]} = "$got->[0] $got->[1]";
+                   "$got->[0] $got->[1]" ne "$_->[2] $_->[3]" } @cases;
 ok t_cmp(scalar(@wrong), 0, 'each key, asked alone, gets its answer')
-    or explain(join "\n", map { "$_->[0] $_->[1]" } @wrong);
+    or explain(join "\n", map { "$_->[0] $_->[1]: got $got{$_->[1]}" } @wrong);
 
 # The number of keys of each statement logged since $mark.
 sub batch_sizes {
@@ -97,7 +167,7 @@ sub batch_sizes {
 # they wrote, and the moment the lock went.
 sub behind_lock {
     my ($tables, @list) = @_;
-    my $mark = error_log_size();
+    my $mark = log_size();
     my $lock = hold_tables(@$tables);
     my $t0 = time;
     my $started = start_at_once(\&ask, @list);
@@ -108,7 +178,7 @@ sub behind_lock {
         next if !$threaded;
         $in_pg = psql("SELECT count(*) FROM pg_stat_activity"
                       . " WHERE wait_event_type = 'Lock'");
-        $queued = () = error_log_since($mark)
+        $queued = () = log_since($mark)
                        =~ /AuthTokenDB: queued behind the running statement/g;
         last if ($stuck = $in_pg + $queued) >= @list;
     }
@@ -118,7 +188,7 @@ sub behind_lock {
     my $released = time;
     release_tables($lock);
     my @answers = answers_of($started);
-    return (\@answers, error_log_since($mark), $released);
+    return (\@answers, log_since($mark), $released);
 }
 
 # --- all the keys at once, behind the lock --------------------------------------
@@ -166,11 +236,11 @@ for (split /\n/, $log) {
 ok t_cmp($dup_keys, 0, 'a statement asks for each key once');
 
 # --- a frozen database: the queue gives up in time ------------------------------
-# (prefork: as many requests as the test server has processes, 2; more
-# would wait in the listen queue, not in ours, and outlast the lock)
+# (prefork: as many requests as the node has processes, 2; more would
+# wait in the listen queue, not in ours, and outlast the lock)
 my $n = $threaded ? 16 : 2;
 my @short = map { ['/short/env', $cases[$_ % 8][1]] } 1 .. $n;
-my $mark = error_log_size();
+my $mark = log_size();
 my $locker = lock_tables(4, 'authchain_token');
 @answers = all_at_once(\&ask, @short);
 my @not503 = grep { $_->[0] != 503 } @answers;
@@ -181,7 +251,7 @@ my ($slowest) = sort { $b <=> $a } map { $_->[2] // 99 } @answers;
 ok t_cmp($slowest <= 2.5 ? 'in time' : "slowest $slowest s", 'in time',
          'each within AuthTokenDBTimeout 1 s (+ 1.5 s)');
 close $locker or die "psql holding the lock failed: $?";
-$log = error_log_since($mark);
+$log = log_since($mark);
 # A queued request either gave up at its own deadline, or was taken into
 # a statement that failed in time with the others.
 my $queued = $log =~ /timed out waiting for a batched lookup/
