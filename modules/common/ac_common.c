@@ -547,6 +547,31 @@ int ac_record_numbers(const char *head, apr_int64_t *out, int n)
     return *s == '\0';
 }
 
+apr_time_t ac_time_from_epoch(apr_int64_t sec)
+{
+    if (sec > AC_EPOCH_MAX) {
+        sec = AC_EPOCH_MAX;
+    }
+    else if (sec < -AC_EPOCH_MAX) {
+        sec = -AC_EPOCH_MAX;
+    }
+    return apr_time_from_sec(sec);
+}
+
+const char *ac_json_epoch(apr_pool_t *p, apr_int64_t sec)
+{
+    apr_time_exp_t tm;
+    char buf[32];
+    apr_size_t len;
+
+    if (sec == 0) {
+        return "null";
+    }
+    apr_time_exp_gmt(&tm, ac_time_from_epoch(sec));
+    apr_strftime(buf, &len, sizeof(buf), "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
+    return apr_pstrmemdup(p, buf, len);
+}
+
 void ac_be64_put(unsigned char *out, apr_uint64_t v)
 {
     int i;

@@ -123,6 +123,20 @@ const char *ac_record_decode(apr_pool_t *p, const unsigned char *buf,
  * cost more than the rest of a cache hit.) */
 int ac_record_numbers(const char *head, apr_int64_t *out, int n);
 
+/* The last second that authchain keeps or shows: 9999-12-31T23:59:59Z.
+ * A time in seconds beyond it (a JWT's exp near 2^53, a key expiring in
+ * PostgreSQL's year 294276) counts as that second, so that it fits
+ * apr_time_t's microseconds and an ISO 8601 year of four digits. */
+#define AC_EPOCH_MAX APR_INT64_C(253402300799)
+
+/* Epoch seconds as apr_time_t, `sec` first clamped to
+ * [-AC_EPOCH_MAX, AC_EPOCH_MAX] (no signed overflow). */
+apr_time_t ac_time_from_epoch(apr_int64_t sec);
+
+/* Epoch seconds as a JSON string "YYYY-MM-DDTHH:MM:SSZ" (UTC, clamped as
+ * above), or null for 0 (no time). */
+const char *ac_json_epoch(apr_pool_t *p, apr_int64_t sec);
+
 /* 64-bit numbers in 8 bytes, big-endian (the cache's envelope). */
 void ac_be64_put(unsigned char *out, apr_uint64_t v);
 apr_uint64_t ac_be64_get(const unsigned char *in);

@@ -1480,8 +1480,8 @@ static void cache_put(request_rec *r, const oauth2_dir_conf *conf,
     }
     if (rec->verdict == VERDICT_GRANTED) {
         expiry = now + apr_time_from_sec(conf->cache_ttl);
-        if (rec->expires != 0 && apr_time_from_sec(rec->expires) < expiry) {
-            expiry = apr_time_from_sec(rec->expires);
+        if (rec->expires != 0 && ac_time_from_epoch(rec->expires) < expiry) {
+            expiry = ac_time_from_epoch(rec->expires);
         }
     }
     else if (negative) {

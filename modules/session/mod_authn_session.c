@@ -546,20 +546,6 @@ static const char *user_key_of(request_rec *r, const session_dir_conf_t *conf)
                  : MOD_SESSION_USER;
 }
 
-static const char *json_time(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t tm;
-    char buf[32];
-    apr_size_t len;
-
-    if (t == 0) {
-        return "null";
-    }
-    apr_time_exp_gmt(&tm, t);
-    apr_strftime(buf, &len, sizeof(buf), "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
-    return apr_pstrdup(p, buf);
-}
-
 /* {"expires":...} and, with AuthSessionExportKeys, "keys":{...} holding
  * the listed keys that the session has.  Passwords are never copied: no
  * `pw` or `*-pw` key (refused at start-up too), nor mod_auth_form's
@@ -568,7 +554,9 @@ static const char *auth_data(request_rec *r, const session_dir_conf_t *conf,
                              session_rec *z)
 {
     const char *data = apr_pstrcat(r->pool, "{\"expires\":",
-                                   json_time(r->pool, z->expiry), NULL);
+                                   ac_json_epoch(r->pool,
+                                                 apr_time_sec(z->expiry)),
+                                   NULL);
     const char *realm = ap_auth_name(r);
     const char *site = realm ? apr_pstrcat(r->pool, realm, "-site", NULL)
                              : NULL;

@@ -67,7 +67,9 @@ typedef enum {
 
 /* Every query returns these columns, in this order (the AuthTokenQuery
  * contract, docs/mod_authn_token.md): user, id, name, scopes, expires
- * (epoch seconds or NULL), revoked (boolean), active (boolean), and the
+ * (epoch seconds or NULL; PostgreSQL's infinity is NULL, never, and
+ * -infinity 1, long past: as numbers they are no bigint), revoked
+ * (boolean), active (boolean), and the
  * stored secret to compare with: the SHA-256 hex of the key (native,
  * custom), the key itself (drf), the SHA-512 hex of the key (knox).
  * The native query adds last_used (epoch seconds or NULL).
@@ -79,7 +81,8 @@ typedef enum {
  * cache entries (cache_id). */
 static const char *const schema_sql[] = {
     "SELECT user_name, id::text, name, scopes,"
-    " date_part('epoch', expires)::bigint, revoked IS NOT NULL, true,"
+    " CASE WHEN isfinite(expires) THEN date_part('epoch', expires)::bigint"
+    " WHEN expires < now() THEN 1 END, revoked IS NOT NULL, true,"
     " key_hash, date_part('epoch', last_used)::bigint"
     " FROM authchain_token WHERE key_hash = ANY($1::bpchar[])",
 
@@ -88,7 +91,8 @@ static const char *const schema_sql[] = {
     " WHERE t.key = ANY($1::varchar[])",
 
     "SELECT u.username, 'sha512:' || left(t.digest, 8), '', '',"
-    " date_part('epoch', t.expiry)::bigint, false, u.is_active, t.digest"
+    " CASE WHEN isfinite(t.expiry) THEN date_part('epoch', t.expiry)::bigint"
+    " WHEN t.expiry < now() THEN 1 END, false, u.is_active, t.digest"
     " FROM knox_authtoken t JOIN auth_user u ON u.id = t.user_id"
     " WHERE t.token_key = ANY($1::varchar[])",
 };
@@ -589,8 +593,8 @@ static void cache_record(request_rec *r, const token_dir_conf *conf,
         expiry = loaded + apr_time_from_sec(conf->cache_ttl < NEGATIVE_TTL
                                             ? conf->cache_ttl : NEGATIVE_TTL);
     }
-    else if (rec->expires != 0 && apr_time_from_sec(rec->expires) < expiry) {
-        expiry = apr_time_from_sec(rec->expires);  /* never past expiry */
+    else if (rec->expires != 0 && ac_time_from_epoch(rec->expires) < expiry) {
+        expiry = ac_time_from_epoch(rec->expires);  /* never past expiry */
     }
     if (expiry <= now) {
         return;
@@ -720,20 +724,6 @@ static const char *json_id(apr_pool_t *p, const char *id)
     return (*c == '\0' && c - id < 16) ? id : ac_json_string(p, id);
 }
 
-static const char *json_expires(apr_pool_t *p, apr_int64_t expires)
-{
-    apr_time_exp_t tm;
-    char buf[32];
-    apr_size_t len;
-
-    if (expires == 0) {
-        return "null";
-    }
-    apr_time_exp_gmt(&tm, apr_time_from_sec(expires));
-    apr_strftime(buf, &len, sizeof(buf), "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
-    return apr_pstrdup(p, buf);
-}
-
 static auth_chain_status refuse(request_rec *r, auth_chain_result *res,
                                 const char *reason)
 {
@@ -832,7 +822,7 @@ static auth_chain_status token_authenticate(request_rec *r,
                             "{\"id\":", json_id(r->pool, rec.id),
                             ",\"name\":", ac_json_string(r->pool, rec.name),
                             ",\"scopes\":", json_scopes(r->pool, rec.scopes),
-                            ",\"expires\":", json_expires(r->pool, rec.expires),
+                            ",\"expires\":", ac_json_epoch(r->pool, rec.expires),
                             "}", NULL);
     maybe_touch(r, conf, id, &rec);
     return AUTH_CHAIN_GRANTED;
