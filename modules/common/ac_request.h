@@ -22,6 +22,28 @@ typedef struct {
 
 ac_conf_place ac_place_of(const cmd_parms *cmd);
 
+/* Whether a <Directory>/<Location>/<Files> section (its per-directory
+ * configuration vector) has a plain path: no regex, no wildcard. */
+int ac_section_is_plain(ap_conf_vector_t *section);
+
+/* Whether the <Location> path `outer` applies to the URL path `inner`. */
+int ac_location_covers(const char *outer, const char *inner);
+
+/* Every per-directory configuration of module `m` that a request to the
+ * server `s` can end up with, as far as start-up can tell, each passed to
+ * `visit`: the server's own (s->lookup_defaults), and for each section
+ * that `touches` (a predicate on m's configuration of the section, so
+ * that sections that set nothing of m's cost nothing) its configuration
+ * merged with m->merge_dir_config as httpd merges it for a request that
+ * the section matches: over the server's, with the plain sections of its
+ * kind that cover it, in httpd's order; a <Location> also over each such
+ * <Directory>.  A regex or wildcard section is merged alone over those
+ * bases (it may apply to anything).  The merges are made in `p`. */
+typedef void ac_conf_visit_fn(void *baton, server_rec *s, const void *conf);
+void ac_conf_effective(apr_pool_t *p, server_rec *s, module *m,
+                       int (*touches)(const void *conf),
+                       ac_conf_visit_fn *visit, void *baton);
+
 /* In a merge_dir_config with locals `conf`, `base` and `add` of a struct
  * in which each `field` has a `field_set` bit: the nearer setting wins. */
 /* The module whose copy of modules/common this is (each module links its

@@ -43,6 +43,7 @@
 #include "ac_key.h"
 #include "ac_pg.h"
 #include "ac_request.h"
+#include "ac_verdict.h"
 
 module AP_MODULE_DECLARE_DATA authn_oauth2_module;
 
@@ -59,13 +60,9 @@ module AP_MODULE_DECLARE_DATA authn_oauth2_module;
 #define FETCH_RETRY_NO_KEYS apr_time_from_sec(5)
 /* after a failed refresh, keep the old keys this long before retrying */
 #define FETCH_RETRY_MAX apr_time_from_sec(60)
-/* how long an inactive or unknown opaque token is remembered */
-#define NEGATIVE_TTL 5
 #define RETRY_AFTER 5
 /* an introspection answer is small; a JWK Set is bounded by ac_jose */
 #define MAX_INTROSPECTION (64 * 1024)
-/* the largest cached record (a JWT's payload is at most 12288 bytes) */
-#define MAX_RECORD 16384
 /* The OAUTH2_CLAIM_* block of a granted request, for oauth2_fixups. */
 #define ENV_NOTE "authn-oauth2-claim-env"
 /* pairs and bytes of a form body read for AuthOAuth2AcceptFormToken */
@@ -107,6 +104,7 @@ typedef struct {
     const char *url;                /* a JWK Set URL, or NULL */
     ac_jose_keyset *keys;           /* from the file, or NULL */
     ac_jose_keyset *hmac;           /* AuthOAuth2HMACKey keys, or NULL */
+    unsigned char keys_fp[32];      /* a digest of all the key material */
 
     apr_thread_mutex_t *lock;
     apr_thread_cond_t *fetched;
@@ -171,7 +169,7 @@ typedef struct {
     oauth2_verdict verdict;
     apr_int64_t expires;            /* epoch seconds, 0 = none */
     const char *user, *scopes, *data, *reason;
-    const char *env;                /* OAUTH2_CLAIM_*, see env_block() */
+    const char *env;                /* OAUTH2_CLAIM_*, see oauth2_fixups */
 } oauth2_record;
 
 static void *create_oauth2_srv_config(apr_pool_t *p, server_rec *s)
@@ -262,6 +260,20 @@ static oauth2_issuer *section_issuer(cmd_parms *cmd, oauth2_dir_conf *conf,
     return is;
 }
 
+/* Fold a digest of key material (`what`: its kind) into the issuer's:
+ * cached verdicts are told apart by the keys that judged them (cache_id)
+ * without the cache id holding the keys. */
+static void issuer_absorb(oauth2_issuer *is, const char *what,
+                          const void *material, apr_size_t len)
+{
+    ac_fp fp;
+
+    ac_fp_begin(&fp);
+    ac_fp_mem(&fp, is->keys_fp, sizeof(is->keys_fp));
+    ac_fp_str(&fp, what);
+    ac_fp_final(&fp, material, len, is->keys_fp);
+}
+
 typedef struct {
     cmd_parms *cmd;
     const char *file;
@@ -279,10 +291,11 @@ static void log_skipped_key(void *baton, apr_size_t index, const char *kid,
                  kid ? ")" : "", ac_jose_strerror(why));
 }
 
-/* A JWK Set or PEM public key file, read at start-up. */
+/* A JWK Set or PEM public key file of the issuer, read at start-up. */
 static const char *load_key_file(cmd_parms *cmd, const char *path,
-                                 ac_jose_keyset **out)
+                                 oauth2_issuer *is)
 {
+    ac_jose_keyset **out = &is->keys;
     apr_file_t *f;
     apr_finfo_t fi;
     apr_status_t rv;
@@ -316,6 +329,7 @@ static const char *load_key_file(cmd_parms *cmd, const char *path,
                             cmd->cmd->name, path);
     }
     text[len] = '\0';
+    issuer_absorb(is, "file", text, len);
 
     if (ap_strstr_c(text, "-----BEGIN") != NULL) {
         ac_jose_key *key;
@@ -382,7 +396,7 @@ static const char *set_issuer(cmd_parms *cmd, void *dconf, const char *iss,
             return apr_psprintf(cmd->pool, "AuthOAuth2Issuer: bad path %s",
                                 source);
         }
-        if ((err = load_key_file(cmd, path, &is->keys)) != NULL) {
+        if ((err = load_key_file(cmd, path, is)) != NULL) {
             return err;
         }
     }
@@ -415,12 +429,14 @@ static const char *set_hmac_key(cmd_parms *cmd, void *dconf, const char *iss,
                             len);
     }
     st = ac_jose_key_from_secret(cmd->pool, raw, len, NULL, 0, &key);
-    memset(raw, 0, len);
     if (st != AC_JOSE_OK) {
+        memset(raw, 0, len);
         return apr_psprintf(cmd->pool, "AuthOAuth2HMACKey: %s",
                             ac_jose_strerror(st));
     }
     is = section_issuer(cmd, conf, iss);
+    issuer_absorb(is, "hmac", raw, len);
+    memset(raw, 0, len);
     if (is->hmac == NULL) {
         is->hmac = ac_jose_keyset_make(cmd->pool);
     }
@@ -1365,143 +1381,99 @@ static ac_cache *cache_of(const oauth2_dir_conf *conf)
     return conf->cache_ttl > 0 ? sconf->cache : NULL;
 }
 
-static void digest_str(EVP_MD_CTX *ctx, const char *s)
+/* Every setting that a verdict depends on (ac_verdict.h): the issuers
+ * with a digest of their keys, the audiences, the checks, the user claim,
+ * the introspection endpoint and its client, the database. */
+static void judging_settings(ac_fp *fp, const oauth2_dir_conf *conf)
 {
-    EVP_DigestUpdate(ctx, s ? s : "", s ? strlen(s) + 1 : 1);
-}
-
-/* The cache id: a SHA-256 over everything the verdict depends on and the
- * token, so that a token judged under one location's settings is never
- * served from the cache under another's. */
-static void cache_id(const oauth2_dir_conf *conf, const char *path,
-                     const char *token, apr_size_t len, unsigned char id[32])
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned int n = 32;
-    int nums[4];
     int i;
 
-    EVP_DigestInit_ex(ctx, ac_digest("SHA256"), NULL);
-    digest_str(ctx, path);
     for (i = 0; conf->issuers && i < conf->issuers->nelts; i++) {
         const oauth2_issuer *is = APR_ARRAY_IDX(conf->issuers, i,
                                                 const oauth2_issuer *);
 
-        digest_str(ctx, is->iss);
-        digest_str(ctx, is->source);
-        digest_str(ctx, is->hmac ? "hmac" : "");
+        ac_fp_str(fp, is->iss);
+        ac_fp_str(fp, is->source);
+        ac_fp_mem(fp, is->keys_fp, sizeof(is->keys_fp));
     }
+    ac_fp_int(fp, conf->issuers ? conf->issuers->nelts : 0);
     for (i = 0; conf->audiences && i < conf->audiences->nelts; i++) {
-        digest_str(ctx, APR_ARRAY_IDX(conf->audiences, i, const char *));
+        ac_fp_str(fp, APR_ARRAY_IDX(conf->audiences, i, const char *));
     }
-    nums[0] = conf->any_audience;
-    nums[1] = conf->algs_set ? (int)conf->algs : 0;
-    nums[2] = conf->leeway;
-    nums[3] = conf->require_typ;
-    EVP_DigestUpdate(ctx, nums, sizeof(nums));
-    digest_str(ctx, conf->user_claim);
-    digest_str(ctx, conf->introspect);
-    digest_str(ctx, conf->client_id);
-    digest_str(ctx, conf->db);
-    EVP_DigestUpdate(ctx, token, len);
-    EVP_DigestFinal_ex(ctx, id, &n);
-    EVP_MD_CTX_free(ctx);
+    ac_fp_int(fp, conf->audiences ? conf->audiences->nelts : 0);
+    ac_fp_int(fp, conf->any_audience);
+    ac_fp_int(fp, conf->algs_set ? (apr_int64_t)conf->algs : 0);
+    ac_fp_int(fp, conf->leeway);
+    ac_fp_int(fp, conf->require_typ);
+    ac_fp_str(fp, conf->user_claim);
+    ac_fp_str(fp, conf->introspect);
+    ac_fp_str(fp, conf->client_id);
+    ac_fp_str(fp, conf->client_secret);
+    ac_fp_str(fp, conf->db);
+    ac_fp_int(fp, conf->schema);
 }
 
-/* "verdict expires", then user, scopes, data, reason, env */
-static unsigned int encode_record(const oauth2_record *rec,
-                                  unsigned char *buf, unsigned int size)
+/* The cache id: the judging settings, where the verdict came from
+ * (`path`: jwt, introspection, db) and the token. */
+static void cache_id(const oauth2_dir_conf *conf, const char *path,
+                     const char *token, apr_size_t len, unsigned char id[32])
 {
-    const char *fields[5];
-    char head[48];
+    ac_fp fp;
 
-    fields[0] = rec->user;
-    fields[1] = rec->scopes;
-    fields[2] = rec->data;
-    fields[3] = rec->reason;
-    fields[4] = rec->env;
-    apr_snprintf(head, sizeof(head), "%d %" APR_INT64_T_FMT,
-                 (int)rec->verdict, rec->expires);
-    return ac_record_encode(buf, size, head, fields, 5);
+    ac_fp_begin(&fp);
+    judging_settings(&fp, conf);
+    ac_fp_str(&fp, path);
+    ac_fp_final(&fp, token, len, id);
 }
 
-static int decode_record(apr_pool_t *p, const unsigned char *buf,
-                         unsigned int len, oauth2_record *rec)
-{
-    const char **const fields[5] = { &rec->user, &rec->scopes, &rec->data,
-                                     &rec->reason, &rec->env };
-    const char *head = ac_record_decode(p, buf, len, fields, 5);
-    apr_int64_t v[2];
-
-    if (head == NULL || !ac_record_numbers(head, v, 2)
-        || (v[0] != VERDICT_GRANTED && v[0] != VERDICT_DENIED)) {
-        return 0;
-    }
-    rec->verdict = (oauth2_verdict)v[0];
-    rec->expires = v[1];
-    return 1;
-}
-
+/* A record as the cache holds it: the verdict and expiry, then user,
+ * scopes, data, reason, env. */
 static int cache_get(request_rec *r, const oauth2_dir_conf *conf,
                      const unsigned char id[32], oauth2_record *rec)
 {
-    ac_cache *cache = cache_of(conf);
-    unsigned char buf[MAX_RECORD];
-    unsigned int len = sizeof(buf);
+    ac_verdict v;
 
-    if (cache == NULL) {
+    if (!ac_verdict_get(cache_of(conf), r->server, id, conf->cache_ttl, 5,
+                        r->pool, &v)
+        || (v.verdict != VERDICT_GRANTED && v.verdict != VERDICT_DENIED)) {
         return 0;
     }
-    if (!ac_cache_get(cache, r->server, id, 32, buf, &len, r->pool)
-        || !decode_record(r->pool, buf, len, rec)) {
-        return 0;
-    }
-    if (rec->verdict == VERDICT_GRANTED && rec->expires != 0
-        && rec->expires + conf->leeway <= apr_time_sec(apr_time_now())) {
-        return 0;
-    }
+    rec->verdict = (oauth2_verdict)v.verdict;
+    rec->expires = v.expires;
+    rec->user = v.fields[0];
+    rec->scopes = v.fields[1];
+    rec->data = v.fields[2];
+    rec->reason = v.fields[3];
+    rec->env = v.fields[4];
     return 1;
 }
 
-/* Cache a verdict: a grant until min(now + TTL, exp); a refusal of an
- * opaque token (inactive, unknown) briefly, so that junk does not hammer
- * the endpoint or the database. */
+/* Cache a verdict reached from what the sources said at `asked`: a grant
+ * (until the TTL or exp, whichever comes first); a refusal of an opaque
+ * token (inactive, unknown) briefly, so that junk does not hammer the
+ * endpoint or the database.  A refused JWT is not cached: judging it
+ * again costs what a lookup would. */
 static void cache_put(request_rec *r, const oauth2_dir_conf *conf,
                       const unsigned char id[32], const oauth2_record *rec,
-                      int negative)
+                      int negative, apr_time_t asked)
 {
-    ac_cache *cache = cache_of(conf);
-    apr_time_t now = apr_time_now(), expiry;
-    unsigned char *buf;
-    unsigned int len;
+    ac_verdict v;
 
-    if (cache == NULL) {
+    if (rec->verdict != VERDICT_GRANTED && !negative) {
         return;
     }
-    if (rec->verdict == VERDICT_GRANTED) {
-        expiry = now + apr_time_from_sec(conf->cache_ttl);
-        if (rec->expires != 0 && ac_time_from_epoch(rec->expires) < expiry) {
-            expiry = ac_time_from_epoch(rec->expires);
-        }
-    }
-    else if (negative) {
-        expiry = now + apr_time_from_sec(conf->cache_ttl < NEGATIVE_TTL
-                                         ? conf->cache_ttl : NEGATIVE_TTL);
-    }
-    else {
-        return;
-    }
-    if (expiry <= now) {
-        return;
-    }
-    buf = apr_palloc(r->pool, MAX_RECORD);
-    if ((len = encode_record(rec, buf, MAX_RECORD)) == 0) {
-        return;
-    }
-    /* nothing evicts from this cache: the time of the store will do as
-     * the time of the answer */
-    ac_cache_put(cache, r->server, id, 32, now, now, expiry, buf, len,
-                 r->pool);
+    memset(&v, 0, sizeof(v));
+    v.verdict = (int)rec->verdict;
+    v.expires = rec->expires;
+    v.loaded = asked;
+    v.fields[0] = rec->user;
+    v.fields[1] = rec->scopes;
+    v.fields[2] = rec->data;
+    v.fields[3] = rec->reason;
+    v.fields[4] = rec->env;
+    /* nothing evicts from this cache: `asked` will do as `known` */
+    ac_verdict_put(cache_of(conf), r->server, id, conf->cache_ttl, asked, &v,
+                   5, r->pool);
 }
 
 /* ----------------------------------------------------------------------
@@ -1612,6 +1584,7 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
     unsigned char id[32];
     oauth2_record rec;
     int dots = 0, have_issuers, negative = 0, cached = 0;
+    apr_time_t asked = apr_time_now();
 
     ac_auth_header_split(apr_table_get(r->headers_in, "Authorization"), &h);
     if (ac_auth_header_is(&h, "Bearer")) {
@@ -1709,7 +1682,9 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
             rec.verdict = VERDICT_DENIED;
             rec.reason = "malformed token";
         }
-        cache_put(r, conf, id, &rec, negative);
+        if (cache_of(conf) != NULL) {
+            cache_put(r, conf, id, &rec, negative, asked);
+        }
     }
 
     if (rec.verdict != VERDICT_GRANTED) {
@@ -1792,103 +1767,53 @@ static int oauth2_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 /* --- the start-up check: an issuer without an audience -------------------- */
 
-static int is_plain_section(const core_dir_config *core)
+/* Whether a section names issuers or audiences. */
+static int sets_issuers(const void *dconf)
 {
-    return core != NULL && core->d != NULL && core->r == NULL
-           && !core->d_is_fnmatch;
+    const oauth2_dir_conf *c = dconf;
+
+    return c->issuers_set || c->audiences_set;
 }
 
-/* Whether the <Location> path `outer` applies to the URL path `inner`. */
-static int location_covers(const char *outer, const char *inner)
+typedef struct {
+    const void *server;         /* the server's own configuration */
+    const oauth2_dir_conf *bad; /* the first with issuers, no audience */
+} audience_walk;
+
+/* One configuration a request can get (ac_conf_effective).  Issuers at
+ * server level alone are checked at request time: the sections below may
+ * each name their audience. */
+static void audience_visit(void *baton, server_rec *s, const void *dconf)
 {
-    apr_size_t len = strlen(outer);
+    audience_walk *w = baton;
+    const oauth2_dir_conf *c = dconf;
 
-    return strncmp(outer, inner, len) == 0
-           && (len == 0 || outer[len - 1] == '/' || inner[len] == '/'
-               || inner[len] == '\0');
-}
-
-static const oauth2_dir_conf *conf_of(ap_conf_vector_t *v)
-{
-    return v ? ap_get_module_config(v, &authn_oauth2_module) : NULL;
-}
-
-/* Whether an audience applies to the section `v` (of the array `secs`,
- * <Location> when `url`): set in it, in a plain section that covers it,
- * or at server level. */
-static int audience_applies(server_rec *main_s, server_rec *s,
-                            apr_array_header_t *secs, ap_conf_vector_t *v,
-                            int url)
-{
-    const core_dir_config *vc = ap_get_core_module_config(v);
-    const oauth2_dir_conf *c;
-    int i;
-
-    if ((c = conf_of(v)) && c->audiences_set) {
-        return 1;
+    if (w->bad == NULL && dconf != w->server && c->issuers_at_set
+        && !c->audiences_set) {
+        w->bad = c;
     }
-    if (((c = conf_of(s->lookup_defaults)) && c->audiences_set)
-        || ((c = conf_of(main_s->lookup_defaults)) && c->audiences_set)) {
-        return 1;
-    }
-    if (!is_plain_section(vc)) {
-        return 0;
-    }
-    for (i = 0; i < secs->nelts; i++) {
-        ap_conf_vector_t *u = APR_ARRAY_IDX(secs, i, ap_conf_vector_t *);
-        const core_dir_config *uc = ap_get_core_module_config(u);
-
-        if (u == v || !is_plain_section(uc)) {
-            continue;
-        }
-        if ((url ? location_covers(uc->d, vc->d)
-                 : strncmp(uc->d, vc->d, strlen(uc->d)) == 0)
-            && (c = conf_of(u)) && c->audiences_set) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static const char *check_sections(apr_pool_t *p, server_rec *main_s,
-                                  server_rec *s, apr_array_header_t *secs,
-                                  int url)
-{
-    int i;
-
-    for (i = 0; secs && i < secs->nelts; i++) {
-        ap_conf_vector_t *v = APR_ARRAY_IDX(secs, i, ap_conf_vector_t *);
-        const oauth2_dir_conf *c = conf_of(v);
-
-        if (c && c->issuers_at_set && !audience_applies(main_s, s, secs, v,
-                                                         url)) {
-            return apr_psprintf(p, "AuthOAuth2Issuer/HMACKey at %s:%d has no "
-                                "AuthOAuth2Audience: name the audience this "
-                                "server is (the aud of its tokens), or "
-                                "`AuthOAuth2Audience *` to accept any",
-                                c->issuers_at.file, c->issuers_at.line);
-        }
-    }
-    return NULL;
 }
 
 static const char *check_audiences(apr_pool_t *p, server_rec *main_s)
 {
+    audience_walk w;
     server_rec *s;
-    const char *err = NULL;
 
-    for (s = main_s; s != NULL && err == NULL; s = s->next) {
-        core_server_config *sconf =
-            ap_get_core_module_config(s->module_config);
-
-        /* (issuers at server level are checked at request time: the
-         * sections below may each name their audience) */
-        err = check_sections(p, main_s, s, sconf->sec_url, 1);
-        if (err == NULL) {
-            err = check_sections(p, main_s, s, sconf->sec_dir, 0);
-        }
+    w.bad = NULL;
+    for (s = main_s; s != NULL && w.bad == NULL; s = s->next) {
+        w.server = ap_get_module_config(s->lookup_defaults,
+                                        &authn_oauth2_module);
+        ac_conf_effective(p, s, &authn_oauth2_module, sets_issuers,
+                          audience_visit, &w);
     }
-    return err;
+    if (w.bad == NULL) {
+        return NULL;
+    }
+    return apr_psprintf(p, "AuthOAuth2Issuer/HMACKey at %s:%d has no "
+                        "AuthOAuth2Audience: name the audience this server "
+                        "is (the aud of its tokens), or "
+                        "`AuthOAuth2Audience *` to accept any",
+                        w.bad->issuers_at.file, w.bad->issuers_at.line);
 }
 
 /* check_config (runs for `httpd -t` too): refuse a section with issuers

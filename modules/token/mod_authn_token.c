@@ -26,14 +26,13 @@
 #include "ap_provider.h"
 #include "mod_watchdog.h"
 
-#include <openssl/evp.h>
-
 #include "mod_auth_chain.h"
 #include "ac_common.h"
 #include "ac_cache.h"
 #include "ac_key.h"
 #include "ac_pg.h"
 #include "ac_request.h"
+#include "ac_verdict.h"
 
 module AP_MODULE_DECLARE_DATA authn_token_module;
 
@@ -43,8 +42,6 @@ module AP_MODULE_DECLARE_DATA authn_token_module;
 #define TOKEN_DEFAULT_POOL_SIZE 8
 #define TOKEN_DEFAULT_TOUCH 60
 #define TOKEN_DEFAULT_CACHE_TTL 30
-/* how long an unknown, revoked or expired key is remembered */
-#define NEGATIVE_TTL 5
 #define RETRY_AFTER 5
 /* knox's token_key: the first 15 characters of the token */
 #define KNOX_TOKEN_KEY_LENGTH 15
@@ -118,6 +115,7 @@ typedef struct {
     const char *prefix;
     int touch;
     int cache_ttl;
+    ac_conf_place db_at;        /* where AuthTokenDB was written */
     unsigned int db_set:1;
     unsigned int timeout_set:1;
     unsigned int pool_size_set:1;
@@ -127,19 +125,8 @@ typedef struct {
     unsigned int prefix_set:1;
     unsigned int touch_set:1;
     unsigned int cache_ttl_set:1;
+    unsigned int db_at_set:1;
 } token_dir_conf;
-
-/* An AuthTokenDB directive of the configuration: its section's own
- * settings (complete once the configuration is read) and where it is. */
-typedef struct {
-    const token_dir_conf *conf;
-    const char *where;          /* file:line, for log lines */
-} token_db_use;
-
-/* Every AuthTokenDB of the configuration being read, in order: the
- * revocation listeners are made from them (revocation_setup).  pre_config
- * makes it anew before each reading. */
-static apr_array_header_t *db_uses;
 
 /* A revocation listener: one per distinct AuthTokenDB string. */
 typedef struct {
@@ -205,6 +192,7 @@ static void *merge_token_dir_config(apr_pool_t *p, void *basev, void *addv)
     token_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
     AC_MERGE(db);
+    AC_MERGE(db_at);
     AC_MERGE(timeout);
     AC_MERGE(pool_size);
     AC_MERGE(schema);
@@ -224,7 +212,6 @@ static const char *set_db(cmd_parms *cmd, void *dconf, const char *arg)
 {
     token_dir_conf *conf = dconf;
     const char *err = ac_pg_check_conninfo(cmd->temp_pool, arg);
-    token_db_use *use;
 
     if (err != NULL) {
         return apr_psprintf(cmd->pool, "AuthTokenDB: not a libpq connection "
@@ -232,12 +219,8 @@ static const char *set_db(cmd_parms *cmd, void *dconf, const char *arg)
     }
     conf->db = arg;
     conf->db_set = 1;
-    use = apr_array_push(db_uses);
-    use->conf = conf;
-    use->where = cmd->directive && cmd->directive->filename
-                 ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
-                                cmd->directive->line_num)
-                 : "the command line";
+    conf->db_at = ac_place_of(cmd);
+    conf->db_at_set = 1;
     return NULL;
 }
 
@@ -395,7 +378,8 @@ static const command_rec token_cmds[] = {
 };
 
 /* ----------------------------------------------------------------------
- * Records: what a key is, cached by a hash of (database, query, key)
+ * Records: what a key is, cached (ac_verdict.h) by a hash of the
+ * database, the query and the key
  */
 
 static const char *query_of(const token_dir_conf *conf)
@@ -404,56 +388,48 @@ static const char *query_of(const token_dir_conf *conf)
 }
 
 /* The cache id of a key: SHA-256 of (database, query, SHA-256 hex of the
- * key).  The key's own hash, not the key, goes in, so that the listener
- * finds the id of a key from the key_hash that the database notifies. */
+ * key): what the answer depends on, and nothing else, so that the
+ * listener finds the id of a key from the key_hash that the database
+ * notifies. */
 static void cache_id(const char *db, const char *sql, const char *sha256hex,
                      unsigned char id[32])
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned int n = 32;
+    ac_fp fp;
 
-    EVP_DigestInit_ex(ctx, ac_digest("SHA256"), NULL);
-    EVP_DigestUpdate(ctx, db, strlen(db) + 1);
-    EVP_DigestUpdate(ctx, sql, strlen(sql) + 1);
-    EVP_DigestUpdate(ctx, sha256hex, 64);
-    EVP_DigestFinal_ex(ctx, id, &n);
-    EVP_MD_CTX_free(ctx);
+    ac_fp_begin(&fp);
+    ac_fp_str(&fp, db);
+    ac_fp_str(&fp, sql);
+    ac_fp_final(&fp, sha256hex, 64, id);
 }
 
-/* "verdict expires touched loaded", then user, id, name, scopes */
-static unsigned int encode_record(const token_record *rec, unsigned char *buf,
-                                  unsigned int size)
+/* A record as the cache holds it: the verdict, the expiry, our last
+ * last_used write as its mark, then user, id, name, scopes. */
+static void to_verdict(const token_record *rec, ac_verdict *v)
 {
-    const char *fields[4];
-    char head[80];
-
-    fields[0] = rec->user;
-    fields[1] = rec->id;
-    fields[2] = rec->name;
-    fields[3] = rec->scopes;
-    apr_snprintf(head, sizeof(head), "%d %" APR_INT64_T_FMT " %"
-                 APR_INT64_T_FMT " %" APR_INT64_T_FMT, (int)rec->verdict,
-                 rec->expires, rec->touched, rec->loaded);
-    /* 0 when too large to cache: it is looked up again */
-    return ac_record_encode(buf, size, head, fields, 4);
+    memset(v, 0, sizeof(*v));
+    v->verdict = (int)rec->verdict;
+    v->expires = rec->expires;
+    v->mark = rec->touched;
+    v->loaded = rec->loaded;
+    v->fields[0] = rec->user;
+    v->fields[1] = rec->id;
+    v->fields[2] = rec->name;
+    v->fields[3] = rec->scopes;
 }
 
-static int decode_record(apr_pool_t *p, const unsigned char *buf,
-                         unsigned int len, token_record *rec)
+static int from_verdict(const ac_verdict *v, token_record *rec)
 {
-    const char **const fields[4] = { &rec->user, &rec->id, &rec->name,
-                                     &rec->scopes };
-    const char *head = ac_record_decode(p, buf, len, fields, 4);
-    apr_int64_t v[4];
-
-    if (head == NULL || !ac_record_numbers(head, v, 4)
-        || v[0] < VERDICT_GRANTED || v[0] > VERDICT_INACTIVE) {
+    if (v->verdict > VERDICT_INACTIVE) {
         return 0;
     }
-    rec->verdict = (token_verdict)v[0];
-    rec->expires = v[1];
-    rec->touched = v[2];
-    rec->loaded = (apr_time_t)v[3];
+    rec->verdict = (token_verdict)v->verdict;
+    rec->expires = v->expires;
+    rec->touched = v->mark;
+    rec->loaded = v->loaded;
+    rec->user = v->fields[0];
+    rec->id = v->fields[1];
+    rec->name = v->fields[2];
+    rec->scopes = v->fields[3];
     return 1;
 }
 
@@ -574,37 +550,23 @@ static ac_cache *cache_of(const token_dir_conf *conf)
     return conf->cache_ttl > 0 ? sconf->cache : NULL;
 }
 
+/* Cache a record for as long as this location's TTL allows, counted
+ * from its database read: rewriting it (its last_used mark) must not
+ * extend it, or a revoked key touched often enough would stay cached for
+ * ever. */
 static void cache_record(request_rec *r, const token_dir_conf *conf,
                          const unsigned char id[32], const token_record *rec)
 {
-    ac_cache *cache = cache_of(conf);
-    unsigned char buf[2048];
-    unsigned int len;
-    /* The lifetime counts from the database read, not from this store:
-     * rewriting a record (its last_used mark) must not extend it, or a
-     * revoked key touched often enough would stay cached for ever. */
-    apr_time_t now = apr_time_now(), loaded = rec->loaded;
-    apr_time_t expiry = loaded + apr_time_from_sec(conf->cache_ttl);
+    ac_verdict v;
 
-    if (cache == NULL || (len = encode_record(rec, buf, sizeof(buf))) == 0) {
-        return;
-    }
-    if (rec->verdict != VERDICT_GRANTED) {
-        expiry = loaded + apr_time_from_sec(conf->cache_ttl < NEGATIVE_TTL
-                                            ? conf->cache_ttl : NEGATIVE_TTL);
-    }
-    else if (rec->expires != 0 && ac_time_from_epoch(rec->expires) < expiry) {
-        expiry = ac_time_from_epoch(rec->expires);  /* never past expiry */
-    }
-    if (expiry <= now) {
-        return;
-    }
-    ac_cache_put(cache, r->server, id, 32, rec->loaded, rec->known, expiry,
-                 buf, len, r->pool);
+    to_verdict(rec, &v);
+    ac_verdict_put(cache_of(conf), r->server, id, conf->cache_ttl, rec->known,
+                   &v, 4, r->pool);
 }
 
-/* The record of a key: from the cache, else from the database (and then
- * cached).  Returns 0, or -1 when the database cannot answer. */
+/* The record of a key: from the cache when this location's TTL accepts
+ * its age, else from the database (and then cached).  Returns 0, or -1
+ * when the database cannot answer. */
 static int find_record(request_rec *r, const token_dir_conf *conf,
                        const char *key, apr_size_t keylen,
                        const char *sha256hex, unsigned char id[32],
@@ -614,16 +576,15 @@ static int find_record(request_rec *r, const token_dir_conf *conf,
     /* before the lookups: an eviction after this moment may concern what
      * they return, and then it is not cached again (ac_cache_put) */
     apr_time_t known = apr_time_now();
+    ac_verdict v;
 
     if (cache != NULL) {
-        unsigned char buf[2048];
-        unsigned int len = sizeof(buf);
-
         cache_id(conf->db, query_of(conf), sha256hex, id);
-        if (ac_cache_get(cache, r->server, id, 32, buf, &len, r->pool)
-            && decode_record(r->pool, buf, len, rec)) {
+        if (ac_verdict_get(cache, r->server, id, conf->cache_ttl, 4, r->pool,
+                           &v)
+            && from_verdict(&v, rec)) {
             if (rec->verdict == VERDICT_GRANTED && rec->expires != 0
-                && rec->expires <= apr_time_sec(apr_time_now())) {
+                && rec->expires <= apr_time_sec(known)) {
                 rec->verdict = VERDICT_EXPIRED;
             }
             rec->known = known;
@@ -933,48 +894,73 @@ static apr_status_t revocation_watchdog(int state, void *data, apr_pool_t *p)
     return APR_SUCCESS;
 }
 
+/* Whether a section of the configuration sets where or how keys are
+ * read. */
+static int sets_lookup(const void *dconf)
+{
+    const token_dir_conf *c = dconf;
+
+    return c->db_set || c->schema_set || c->query_set || c->timeout_set;
+}
+
+typedef struct {
+    apr_pool_t *p;              /* the listeners' */
+    token_srv_conf *sconf;
+    int asked;                  /* AuthTokenRevocationListen On */
+    apr_array_header_t *out;    /* token_listener */
+} listen_walk;
+
+/* One configuration a request can get (ac_conf_effective): its database
+ * is listened to when it reads it with the native schema, or with DRF's
+ * when asked. */
+static void listen_visit(void *baton, server_rec *s, const void *dconf)
+{
+    listen_walk *w = baton;
+    const token_dir_conf *c = dconf;
+    token_listener *tl = NULL;
+    int i;
+
+    if (c->db == NULL || c->query != NULL || c->schema == SCHEMA_KNOX
+        || (c->schema == SCHEMA_DRF && !w->asked)) {
+        return;
+    }
+    for (i = 0; i < w->out->nelts && tl == NULL; i++) {
+        if (strcmp(APR_ARRAY_IDX(w->out, i, token_listener).db, c->db) == 0) {
+            tl = &APR_ARRAY_IDX(w->out, i, token_listener);
+        }
+    }
+    if (tl == NULL) {
+        tl = apr_array_push(w->out);
+        memset(tl, 0, sizeof(*tl));
+        tl->sconf = w->sconf;
+        tl->db = c->db;
+        tl->where = apr_psprintf(w->p, "%s:%d", c->db_at.file, c->db_at.line);
+        tl->timeout = c->timeout;
+    }
+    tl->drf |= c->schema == SCHEMA_DRF;
+}
+
 /* The databases to listen to, one token_listener (listener not made yet)
- * per distinct AuthTokenDB string: those read somewhere with the native
- * schema, or with DRF's when `asked` (AuthTokenRevocationListen On); a
- * section's schema and query are its own, or else the main server's. */
-static apr_array_header_t *listen_targets(apr_pool_t *p, server_rec *s,
+ * per distinct AuthTokenDB string read somewhere with the native schema,
+ * or with DRF's when `asked` (AuthTokenRevocationListen On): "somewhere"
+ * is any configuration that a request can end up with, a section's own
+ * settings merged with those it inherits. */
+static apr_array_header_t *listen_targets(apr_pool_t *p, apr_pool_t *ptemp,
+                                          server_rec *s,
                                           token_srv_conf *sconf, int asked)
 {
-    const token_dir_conf *main = ap_get_module_config(s->lookup_defaults,
-                                                      &authn_token_module);
-    apr_array_header_t *out = apr_array_make(p, 2, sizeof(token_listener));
-    int i, j;
+    listen_walk w;
+    server_rec *vs;
 
-    for (i = 0; db_uses != NULL && i < db_uses->nelts; i++) {
-        const token_db_use *use = &APR_ARRAY_IDX(db_uses, i, token_db_use);
-        token_schema schema = use->conf->schema_set ? use->conf->schema
-                                                    : main->schema;
-        const char *query = use->conf->query_set ? use->conf->query
-                                                 : main->query;
-        token_listener *tl = NULL;
-
-        if (query != NULL || schema == SCHEMA_KNOX
-            || (schema == SCHEMA_DRF && !asked)) {
-            continue;
-        }
-        for (j = 0; j < out->nelts && tl == NULL; j++) {
-            if (strcmp(APR_ARRAY_IDX(out, j, token_listener).db,
-                       use->conf->db) == 0) {
-                tl = &APR_ARRAY_IDX(out, j, token_listener);
-            }
-        }
-        if (tl == NULL) {
-            tl = apr_array_push(out);
-            memset(tl, 0, sizeof(*tl));
-            tl->sconf = sconf;
-            tl->db = use->conf->db;
-            tl->where = use->where;
-            tl->timeout = use->conf->timeout_set ? use->conf->timeout
-                                                 : main->timeout;
-        }
-        tl->drf |= schema == SCHEMA_DRF;
+    w.p = p;
+    w.sconf = sconf;
+    w.asked = asked;
+    w.out = apr_array_make(p, 2, sizeof(token_listener));
+    for (vs = s; vs != NULL; vs = vs->next) {
+        ac_conf_effective(ptemp, vs, &authn_token_module, sets_lookup,
+                          listen_visit, &w);
     }
-    return out;
+    return w.out;
 }
 
 /* check_config (also under httpd -t): AuthTokenRevocationListen On with
@@ -988,7 +974,7 @@ static int token_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (sconf->listen != 1) {
         return OK;
     }
-    if (listen_targets(ptemp, s, sconf, 1)->nelts == 0) {
+    if (listen_targets(ptemp, ptemp, s, sconf, 1)->nelts == 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0109)
                      "AuthTokenRevocationListen On needs an AuthTokenDB "
                      "read with the native or the drf schema (not knox, "
@@ -1007,8 +993,8 @@ static int token_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 /* post_config: start a listener thread per database when wanted and
  * possible.  Returns OK, or an error that stops httpd when a thread
  * cannot be registered. */
-static int revocation_setup(apr_pool_t *pconf, server_rec *s,
-                            token_srv_conf *sconf)
+static int revocation_setup(apr_pool_t *pconf, apr_pool_t *ptemp,
+                            server_rec *s, token_srv_conf *sconf)
 {
     APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
     APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_callback;
@@ -1018,7 +1004,7 @@ static int revocation_setup(apr_pool_t *pconf, server_rec *s,
     if (sconf->listen == 0 || sconf->cache == NULL) {
         return OK;
     }
-    targets = listen_targets(pconf, s, sconf, sconf->listen == 1);
+    targets = listen_targets(pconf, ptemp, s, sconf, sconf->listen == 1);
     if (targets->nelts == 0) {
         return OK;
     }
@@ -1074,7 +1060,6 @@ static int token_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp)
 {
     ac_cache_register_mutex(pconf, TOKEN_MUTEX_TYPE);
-    db_uses = apr_array_make(pconf, 4, sizeof(token_db_use));
     return OK;
 }
 
@@ -1096,7 +1081,7 @@ static int token_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                        TOKEN_MUTEX_TYPE, "authn_token", &sconf->cache) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return revocation_setup(pconf, s, sconf);
+    return revocation_setup(pconf, ptemp, s, sconf);
 }
 
 static void token_child_init(apr_pool_t *pchild, server_rec *s)
