@@ -1697,9 +1697,9 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
     res->user = rec.user;
     res->scopes = rec.scopes;
     res->data = rec.data;
-    if (rec.env != NULL) {
-        apr_table_setn(r->notes, ENV_NOTE, rec.env);
-    }
+    /* on the request that asked, for oauth2_fixups: "" hides an older
+     * answer's claims from a request that asked again */
+    apr_table_setn(r->notes, ENV_NOTE, rec.env ? rec.env : "");
     return AUTH_CHAIN_GRANTED;
 }
 
@@ -1729,13 +1729,14 @@ static const auth_chain_provider oauth2_provider = {
 /* fixups (after mod_auth_chain's): OAUTH2_CLAIM_<name> for each scalar
  * claim of the token that authenticated the request (the block that
  * ac_jose_claims_env() made when it was judged), subrequests and
- * internal redirects included (they take the block of the request that
- * was authenticated: the chain authenticates once per client request). */
+ * internal redirects included: they take the block of the nearest
+ * request that asked the scheme (this one, or the one whose answer the
+ * chain reused), wherever in the client's request that happened. */
 static int oauth2_fixups(request_rec *r)
 {
     const char *data = apr_table_get(r->notes, AUTH_CHAIN_DATA_NOTE);
-    const request_rec *first = r;
-    const char *env, *name, *value;
+    const request_rec *rr;
+    const char *env = NULL, *name, *value;
     apr_size_t name_len, value_len;
 
     if (data == NULL || r->ap_auth_type == NULL
@@ -1743,10 +1744,10 @@ static int oauth2_fixups(request_rec *r)
         || ap_strstr_c(data, "\"scheme\":\"oauth2\"") == NULL) {
         return DECLINED;
     }
-    while (first->main != NULL || first->prev != NULL) {
-        first = first->main != NULL ? first->main : first->prev;
+    for (rr = r; rr != NULL && env == NULL;
+         rr = rr->main != NULL ? rr->main : rr->prev) {
+        env = apr_table_get(rr->notes, ENV_NOTE);
     }
-    env = apr_table_get(first->notes, ENV_NOTE);
     while (ac_jose_claims_env_next(&env, &name, &name_len, &value,
                                    &value_len)) {
         apr_table_setn(r->subprocess_env,
