@@ -43,10 +43,12 @@
 extern "C" {
 #endif
 
-/* The provider group and the version of this API.  A provider registered
- * under another version is not found. */
+/* The provider group and the version of this API.  Version 2 added
+ * `settings` at the end of auth_chain_provider; a module built against
+ * version 1 (registered under "1", with the shorter struct) still works,
+ * as a provider whose `settings` is NULL. */
 #define AUTH_CHAIN_PROVIDER_GROUP   "auth-chain"
-#define AUTH_CHAIN_PROVIDER_VERSION "1"
+#define AUTH_CHAIN_PROVIDER_VERSION "2"
 
 /* The request note holding the JSON auth data of the credential that
  * authenticated the request (also in the env var AUTH_CHAIN_DATA). */
@@ -100,9 +102,10 @@ typedef struct {
      * on success: "Token", "Bearer", "Basic", ... */
     const char *auth_type;
 
-    /* Decide for this request.  Called at most once per client request
-     * (subrequests and internal redirects reuse the answer).  Read your
-     * own configuration with ap_get_module_config(r->per_dir_config, ...). */
+    /* Decide for this request.  Called once per client request and
+     * configuration: subrequests and internal redirects reuse the answer
+     * (see `settings`).  Read your own configuration with
+     * ap_get_module_config(r->per_dir_config, ...). */
     auth_chain_status (*authenticate)(request_rec *r, auth_chain_result *res);
 
     /* The WWW-Authenticate value this scheme offers on a 401, without
@@ -116,6 +119,18 @@ typedef struct {
      * (RFC 6750 section 3.1 insufficient_scope).  `scopes` is the space
      * separated list the location requires. */
     const char *(*scope_challenge)(request_rec *r, const char *scopes);
+
+    /* Optional (may be NULL): a fingerprint of this scheme's settings
+     * for r, as a string: anything in r's per-directory configuration
+     * that could change the answer (the database, the keys, the audience)
+     * must change it.  After an internal redirect, an ErrorDocument or in
+     * a subrequest that lands in another configuration, the chain reuses
+     * the answer this scheme gave earlier for the same client request
+     * only where the fingerprints are equal, and asks again elsewhere: a
+     * looser location's answer never opens a stricter one.  NULL: the
+     * earlier answer is reused wherever the request goes (right for a
+     * scheme without per-directory settings). */
+    const char *(*settings)(request_rec *r);
 } auth_chain_provider;
 
 #ifdef __cplusplus

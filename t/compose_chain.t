@@ -3,7 +3,8 @@
 # configures the scheme as the first did, asked again where it configures
 # it otherwise (another audience here), so that a looser location's
 # answer never opens a stricter one; and the claims of the oauth2 scheme
-# reach the backend wherever the scheme was first asked.
+# reach the backend wherever the scheme was first asked.  A scheme built
+# against version 1 of mod_auth_chain.h (no settings) still works.
 use strict;
 use warnings FATAL => 'all';
 use FindBin;
@@ -15,7 +16,7 @@ use Apache::TestUtil;
 use ChainTest;
 use OAuth2Test;
 
-plan tests => 8;
+plan tests => 10;
 
 my $token = mint(claims => { sub => 'composer' });      # aud api://authchain
 my $admin = mint(claims => { sub => 'boss', aud => 'admin' });
@@ -55,3 +56,10 @@ $res = get('/compose/claims.shtml', $token);
 ok t_cmp($res->content =~ /^OAUTH2_CLAIM_sub=composer$/m ? 'claims' : 'no claims',
          'claims',
          'and when it is first asked in a subrequest');
+
+$res = GET '/compose/v1/redirect?/compose/v1b/env', 'X-Outcome' => 'granted:old';
+$env = identity($res);
+ok t_cmp([$res->code, $env->{REMOTE_USER}], [200, 'old'],
+         'a scheme built against version 1 of mod_auth_chain.h still works');
+ok t_cmp($res->header('X-Outcome-Calls'), 1,
+         'and, having no settings, is asked once across an internal redirect');

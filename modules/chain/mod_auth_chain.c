@@ -63,6 +63,7 @@ typedef struct {
 typedef struct {
     const char *name;
     const auth_chain_provider *provider;
+    request_rec *asker;           /* the request that asked (for settings) */
     auth_chain_status status;
     auth_chain_result res;
 } chain_answer;
@@ -115,27 +116,68 @@ static void *merge_chain_dir_config(apr_pool_t *p, void *basev, void *addv)
     return conf;
 }
 
+/* A scheme built against version 1 of mod_auth_chain.h: the provider
+ * struct without `settings`. */
+#define AUTH_CHAIN_PROVIDER_VERSION_1 "1"
+typedef struct {
+    const char *auth_type;
+    auth_chain_status (*authenticate)(request_rec *r, auth_chain_result *res);
+    const char *(*challenge)(request_rec *r);
+    const char *(*scope_challenge)(request_rec *r, const char *scopes);
+} provider_v1;
+
 /* The names of the registered schemes, for error messages. */
 static const char *known_schemes(apr_pool_t *p)
 {
-    apr_array_header_t *names = ap_list_provider_names(
-        p, AUTH_CHAIN_PROVIDER_GROUP, AUTH_CHAIN_PROVIDER_VERSION);
-    apr_array_header_t *words = apr_array_make(p, names->nelts,
-                                               sizeof(const char *));
-    int i;
+    static const char *const versions[] = {
+        AUTH_CHAIN_PROVIDER_VERSION, AUTH_CHAIN_PROVIDER_VERSION_1
+    };
+    apr_array_header_t *words = apr_array_make(p, 8, sizeof(const char *));
+    int i, v;
 
-    for (i = 0; i < names->nelts; i++) {
-        APR_ARRAY_PUSH(words, const char *) =
-            APR_ARRAY_IDX(names, i, ap_list_provider_names_t).provider_name;
+    for (v = 0; v < 2; v++) {
+        apr_array_header_t *names = ap_list_provider_names(
+            p, AUTH_CHAIN_PROVIDER_GROUP, versions[v]);
+
+        for (i = 0; i < names->nelts; i++) {
+            APR_ARRAY_PUSH(words, const char *) =
+                APR_ARRAY_IDX(names, i, ap_list_provider_names_t)
+                    .provider_name;
+        }
     }
     return apr_array_pstrcat(p, words, ' ');
+}
+
+/* The scheme registered as `name`, under this API's version or, copied
+ * into a provider without `settings`, under version 1.  NULL if none. */
+static const auth_chain_provider *find_provider(apr_pool_t *p,
+                                                const char *name)
+{
+    const provider_v1 *old;
+    auth_chain_provider *copy;
+    const auth_chain_provider *provider = ap_lookup_provider(
+        AUTH_CHAIN_PROVIDER_GROUP, name, AUTH_CHAIN_PROVIDER_VERSION);
+
+    if (provider != NULL) {
+        return provider;
+    }
+    old = ap_lookup_provider(AUTH_CHAIN_PROVIDER_GROUP, name,
+                             AUTH_CHAIN_PROVIDER_VERSION_1);
+    if (old == NULL) {
+        return NULL;
+    }
+    copy = apr_pcalloc(p, sizeof(*copy));
+    copy->auth_type = old->auth_type;
+    copy->authenticate = old->authenticate;
+    copy->challenge = old->challenge;
+    copy->scope_challenge = old->scope_challenge;
+    return copy;
 }
 
 static const char *lookup_scheme(cmd_parms *cmd, const char *name,
                                  const auth_chain_provider **provider)
 {
-    *provider = ap_lookup_provider(AUTH_CHAIN_PROVIDER_GROUP, name,
-                                   AUTH_CHAIN_PROVIDER_VERSION);
+    *provider = find_provider(cmd->pool, name);
     if (*provider == NULL || (*provider)->authenticate == NULL) {
         return apr_psprintf(cmd->pool,
                             "%s: unknown scheme '%s' (is its module loaded "
@@ -304,9 +346,13 @@ static chain_state *find_state(request_rec *r)
 }
 
 /* A scheme's answer already given for this client request (by the main
- * request of a subrequest, or before an internal redirect). */
-static const chain_answer *earlier_answer(request_rec *r, const char *name)
+ * request of a subrequest, or before an internal redirect) that holds for
+ * r: one whose scheme has no settings, or the same settings for both
+ * requests (auth_chain_provider's `settings`).  NULL: ask the scheme. */
+static const chain_answer *earlier_answer(request_rec *r,
+                                          const chain_scheme *s)
 {
+    const char *here = NULL;
     request_rec *rr;
     int i;
 
@@ -319,9 +365,25 @@ static const chain_answer *earlier_answer(request_rec *r, const char *name)
         for (i = 0; i < st->answers->nelts; i++) {
             const chain_answer *a = APR_ARRAY_IDX(st->answers, i,
                                                   const chain_answer *);
-            if (strcmp(a->name, name) == 0) {
+            const char *there;
+
+            if (strcmp(a->name, s->name) != 0) {
+                continue;
+            }
+            if (s->provider->settings == NULL) {
                 return a;
             }
+            if (here == NULL) {
+                here = s->provider->settings(r);
+            }
+            there = s->provider->settings(a->asker);
+            if (here != NULL && there != NULL && strcmp(here, there) == 0) {
+                return a;
+            }
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AC_LOGNO(0011)
+                          "scheme %s is configured otherwise here than "
+                          "where it answered for %s: asking it again",
+                          s->name, rr->uri);
         }
     }
     return NULL;
@@ -352,6 +414,7 @@ static chain_answer *consult(request_rec *r, const chain_scheme *s)
 
     a->name = s->name;
     a->provider = s->provider;
+    a->asker = r;
     a->status = s->provider->authenticate(r, &a->res);
     if (a->status == AUTH_CHAIN_GRANTED
         && (a->res.user == NULL || a->res.user[0] == '\0')) {
@@ -452,7 +515,7 @@ static chain_state *run_chain(request_rec *r, const chain_dir_conf *conf)
 
     for (i = 0; i < conf->schemes->nelts; i++) {
         const chain_scheme *s = &APR_ARRAY_IDX(conf->schemes, i, chain_scheme);
-        const chain_answer *a = earlier_answer(r, s->name);
+        const chain_answer *a = earlier_answer(r, s);
 
         if (a == NULL) {
             a = consult(r, s);
@@ -674,8 +737,7 @@ static const char *scheme_parse_config(cmd_parms *cmd,
     int n = 0;
 
     while ((w = ap_getword_conf(cmd->temp_pool, &t)) && w[0]) {
-        if (ap_lookup_provider(AUTH_CHAIN_PROVIDER_GROUP, w,
-                               AUTH_CHAIN_PROVIDER_VERSION) == NULL) {
+        if (find_provider(cmd->temp_pool, w) == NULL) {
             return apr_psprintf(cmd->pool, "Require auth-scheme: unknown "
                                 "scheme '%s'; known schemes: %s", w,
                                 known_schemes(cmd->temp_pool));
@@ -871,7 +933,11 @@ static const auth_chain_provider basic_provider = {
     "Basic",
     basic_authenticate,
     basic_challenge,
-    NULL
+    NULL,
+    /* the basic scheme's settings are those of httpd's authn providers
+     * (AuthUserFile...): the password is checked again wherever httpd
+     * authenticates again */
+    ac_settings_of_config
 };
 
 static void register_hooks(apr_pool_t *p)

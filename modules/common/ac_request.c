@@ -22,6 +22,11 @@ const char *ac_challenge(request_rec *r, const char *scheme)
     return apr_pstrcat(r->pool, scheme, " realm=\"", realm, "\"", NULL);
 }
 
+const char *ac_settings_of_config(request_rec *r)
+{
+    return apr_psprintf(r->pool, "%pp", (void *)r->per_dir_config);
+}
+
 ac_conf_place ac_place_of(const cmd_parms *cmd)
 {
     ac_conf_place at;

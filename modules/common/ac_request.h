@@ -14,6 +14,12 @@
  * AuthName.  (mod_authn_core stores AuthName with its quotes escaped.) */
 const char *ac_challenge(request_rec *r, const char *scheme);
 
+/* The `settings` of a scheme (mod_auth_chain.h) whose answer depends on
+ * other modules' configuration, which it cannot read (AuthUserFile,
+ * mod_session's cookie): r's per-directory configuration itself, so that
+ * the scheme is asked again in every other configuration. */
+const char *ac_settings_of_config(request_rec *r);
+
 /* Where a directive was written, for start-up messages that name it. */
 typedef struct {
     const char *file;               /* "?" when unknown */

@@ -1715,11 +1715,28 @@ static const char *oauth2_scope_challenge(request_rec *r, const char *scopes)
                        ac_http_quote(r->pool, scopes), NULL);
 }
 
+/* The settings that decide the scheme's answer: those that judge a
+ * token, and where a token is read from. */
+static const char *oauth2_settings(request_rec *r)
+{
+    oauth2_dir_conf *conf = ap_get_module_config(r->per_dir_config,
+                                                 &authn_oauth2_module);
+    unsigned char fp[32];
+    ac_fp f;
+
+    ac_fp_begin(&f);
+    judging_settings(&f, conf);
+    ac_fp_int(&f, conf->form_token);
+    ac_fp_final(&f, NULL, 0, fp);
+    return ac_fp_hex(r->pool, fp);
+}
+
 static const auth_chain_provider oauth2_provider = {
     "Bearer",
     oauth2_authenticate,
     oauth2_challenge,
-    oauth2_scope_challenge
+    oauth2_scope_challenge,
+    oauth2_settings
 };
 
 /* ----------------------------------------------------------------------

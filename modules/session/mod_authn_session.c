@@ -665,7 +665,10 @@ static const auth_chain_provider session_provider = {
     "Session",
     session_authenticate,
     session_challenge,
-    NULL
+    NULL,
+    /* the answer depends on mod_session's settings too (which cookie,
+     * which passphrase): asked again in every other configuration */
+    ac_settings_of_config
 };
 
 /* ----------------------------------------------------------------------

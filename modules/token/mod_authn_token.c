@@ -797,11 +797,30 @@ static const char *token_challenge(request_rec *r)
     return ac_challenge(r, conf->keyword);
 }
 
+/* The settings that decide the scheme's answer: where and how keys are
+ * looked up, and which header words and keys it reads. */
+static const char *token_settings(request_rec *r)
+{
+    token_dir_conf *conf = ap_get_module_config(r->per_dir_config,
+                                                &authn_token_module);
+    unsigned char fp[32];
+    ac_fp f;
+
+    ac_fp_begin(&f);
+    ac_fp_str(&f, conf->db);
+    ac_fp_str(&f, query_of(conf));
+    ac_fp_str(&f, conf->keyword);
+    ac_fp_str(&f, conf->prefix);
+    ac_fp_final(&f, NULL, 0, fp);
+    return ac_fp_hex(r->pool, fp);
+}
+
 static const auth_chain_provider token_provider = {
     "Token",
     token_authenticate,
     token_challenge,
-    NULL
+    NULL,
+    token_settings
 };
 
 /* ----------------------------------------------------------------------

@@ -14,6 +14,8 @@
  * response and in the env var OUTCOME_CALLS of the request that asked,
  * which lets the tests prove that subrequests and internal redirects reuse
  * the chain's answer.  Built by Apache::Test from the public header only.
+ * Also registered as "outcome1" the way a module built against version 1
+ * of the header registers (t/compose_chain.t).
  */
 
 #include "apr_strings.h"
@@ -100,10 +102,29 @@ static const auth_chain_provider outcome_provider = {
     outcome_scope_challenge
 };
 
+/* The same scheme as a module built against version 1 of the header
+ * registers it ("outcome1"): the provider struct as it was then, without
+ * `settings`.  mod_auth_chain must still find and use it. */
+typedef struct {
+    const char *auth_type;
+    auth_chain_status (*authenticate)(request_rec *r, auth_chain_result *res);
+    const char *(*challenge)(request_rec *r);
+    const char *(*scope_challenge)(request_rec *r, const char *scopes);
+} outcome_provider_v1;
+
+static const outcome_provider_v1 outcome1_provider = {
+    "Outcome",
+    outcome_authenticate,
+    outcome_challenge,
+    outcome_scope_challenge
+};
+
 static void register_hooks(apr_pool_t *p)
 {
     ap_register_provider(p, AUTH_CHAIN_PROVIDER_GROUP, "outcome",
                          AUTH_CHAIN_PROVIDER_VERSION, &outcome_provider);
+    ap_register_provider(p, AUTH_CHAIN_PROVIDER_GROUP, "outcome1", "1",
+                         &outcome1_provider);
 }
 
 AP_DECLARE_MODULE(authn_outcome) = {
