@@ -81,11 +81,23 @@ static auth_chain_status xuser_authenticate(request_rec *r,
     return AUTH_CHAIN_DENIED;
 }
 
+/* What decides the answer for r: the names its location accepts.  A
+ * subrequest or internal redirect into a location with another list is
+ * asked again instead of reusing the earlier answer. */
+static const char *xuser_settings(request_rec *r)
+{
+    xuser_dir_conf *conf = ap_get_module_config(r->per_dir_config,
+                                                &authn_xuser_module);
+
+    return apr_array_pstrcat(r->pool, conf->known, ' ');
+}
+
 static const auth_chain_provider xuser_provider = {
     "XUser",
     xuser_authenticate,
     NULL,       /* no challenge: a client cannot be asked for this header */
-    NULL
+    NULL,       /* no scope challenge */
+    xuser_settings
 };
 
 static void register_hooks(apr_pool_t *p)

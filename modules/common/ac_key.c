@@ -13,6 +13,7 @@
 
 #include "apr_strings.h"
 
+#include "ac_common.h"
 #include "ac_key.h"
 
 static const char base62_digits[] =
@@ -314,4 +315,86 @@ void ac_sha256_hex(const void *data, apr_size_t len, char out[65])
 void ac_sha512_hex(const void *data, apr_size_t len, char out[129])
 {
     digest_hex(ac_digest("SHA512"), data, len, out, 64);
+}
+
+/* --- settings fingerprints (ac_verdict.h) ---------------------------------- */
+
+void ac_fp_begin(ac_fp *fp)
+{
+    fp->ctx = EVP_MD_CTX_new();
+    if (fp->ctx != NULL
+        && EVP_DigestInit_ex(fp->ctx, ac_digest("SHA256"), NULL) != 1) {
+        EVP_MD_CTX_free(fp->ctx);
+        fp->ctx = NULL;
+    }
+}
+
+/* an item: its kind, its length (8 bytes), its bytes */
+static void fp_item(ac_fp *fp, char kind, const void *data, apr_size_t len)
+{
+    unsigned char head[9];
+
+    if (fp->ctx == NULL) {
+        return;
+    }
+    head[0] = (unsigned char)kind;
+    ac_be64_put(head + 1, (apr_uint64_t)len);
+    EVP_DigestUpdate(fp->ctx, head, sizeof(head));
+    EVP_DigestUpdate(fp->ctx, data, len);
+}
+
+void ac_fp_str(ac_fp *fp, const char *s)
+{
+    if (s == NULL) {
+        fp_item(fp, 'n', "", 0);
+    }
+    else {
+        fp_item(fp, 's', s, strlen(s));
+    }
+}
+
+void ac_fp_mem(ac_fp *fp, const void *data, apr_size_t len)
+{
+    fp_item(fp, 'm', data, len);
+}
+
+void ac_fp_int(ac_fp *fp, apr_int64_t v)
+{
+    unsigned char b[8];
+
+    ac_be64_put(b, (apr_uint64_t)v);
+    fp_item(fp, 'i', b, sizeof(b));
+}
+
+void ac_fp_final(ac_fp *fp, const void *last, apr_size_t len,
+                 unsigned char out[32])
+{
+    unsigned int n = 32;
+
+    if (fp->ctx == NULL) {
+        /* OpenSSL could not hash: an id that nothing else has, so that
+         * nothing is shared (each such lookup misses) */
+        memset(out, 0, 32);
+        return;
+    }
+    fp_item(fp, 'c', last, len);
+    if (EVP_DigestFinal_ex(fp->ctx, out, &n) != 1) {
+        memset(out, 0, 32);
+    }
+    EVP_MD_CTX_free(fp->ctx);
+    fp->ctx = NULL;
+}
+
+const char *ac_fp_hex(apr_pool_t *p, const unsigned char fp[32])
+{
+    static const char hex[] = "0123456789abcdef";
+    char *out = apr_palloc(p, 65);
+    int i;
+
+    for (i = 0; i < 32; i++) {
+        out[2 * i] = hex[fp[i] >> 4];
+        out[2 * i + 1] = hex[fp[i] & 0xf];
+    }
+    out[64] = '\0';
+    return out;
 }

@@ -81,4 +81,25 @@ void ac_digests_init(apr_pool_t *pconf);
  * when ac_digests_init() ran, else looked up now; NULL if unknown. */
 const EVP_MD *ac_digest(const char *name);
 
+/* Settings fingerprints (ac_verdict.h): SHA-256 over a sequence of typed,
+ * length-prefixed items, so that no two sequences of settings hash alike
+ * ("ab","c" is not "a","bc"; NULL is not ""). */
+typedef struct {
+    EVP_MD_CTX *ctx;
+} ac_fp;
+
+void ac_fp_begin(ac_fp *fp);
+void ac_fp_str(ac_fp *fp, const char *s);
+void ac_fp_mem(ac_fp *fp, const void *data, apr_size_t len);
+void ac_fp_int(ac_fp *fp, apr_int64_t v);
+
+/* Add `len` bytes of `last` (the credential, or nothing), write the
+ * digest to out[32] and release the context. */
+void ac_fp_final(ac_fp *fp, const void *last, apr_size_t len,
+                 unsigned char out[32]);
+
+/* The digest, as 64 lowercase hex characters (for a provider's settings
+ * fingerprint, mod_auth_chain.h). */
+const char *ac_fp_hex(apr_pool_t *p, const unsigned char fp[32]);
+
 #endif /* AC_KEY_H */

@@ -7,7 +7,7 @@
  * caches, and for whom, is decided here, once:
  *
  *  - The id of a verdict is SHA-256 over a fingerprint of the settings
- *    that judged it and the credential (ac_fp_*, ac_fp_final).  The
+ *    that judged it and the credential (ac_fp_* in ac_key.h).  The
  *    fingerprint covers every setting the verdict depends on, key material
  *    included as digests (an HMAC secret, the text of a key file, never
  *    the secret itself), so that a verdict reached under one location's
@@ -28,9 +28,8 @@
 #include "apr_time.h"
 #include "httpd.h"
 
-#include <openssl/evp.h>
-
 #include "ac_cache.h"
+#include "ac_key.h"
 
 /* seconds a refusal (unknown, revoked, expired...) is remembered at most,
  * so that junk cannot hammer the source and a fix is seen soon */
@@ -39,29 +38,6 @@
 #define AC_VERDICT_FIELDS 6
 /* the largest record (an oauth2 grant carries the token's claims) */
 #define AC_VERDICT_MAX_RECORD 16384
-
-/* --- settings fingerprints ---------------------------------------------- */
-
-/* SHA-256 over a sequence of typed, length-prefixed items, so that no two
- * sequences of settings hash alike ("ab","c" is not "a","bc"; NULL is not
- * ""). */
-typedef struct {
-    EVP_MD_CTX *ctx;
-} ac_fp;
-
-void ac_fp_begin(ac_fp *fp);
-void ac_fp_str(ac_fp *fp, const char *s);
-void ac_fp_mem(ac_fp *fp, const void *data, apr_size_t len);
-void ac_fp_int(ac_fp *fp, apr_int64_t v);
-
-/* Add `len` bytes of `last` (the credential, or nothing), write the
- * digest to out[32] and release the context. */
-void ac_fp_final(ac_fp *fp, const void *last, apr_size_t len,
-                 unsigned char out[32]);
-
-/* The digest, as 64 lowercase hex characters (for a provider's settings
- * fingerprint, mod_auth_chain.h). */
-const char *ac_fp_hex(apr_pool_t *p, const unsigned char fp[32]);
 
 /* --- verdicts ------------------------------------------------------------- */
 

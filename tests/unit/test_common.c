@@ -251,13 +251,32 @@ static void test_revocation_helpers(void)
        "the back-off starts at the minimum, doubles, and stays at the maximum");
 }
 
+static void test_times(apr_pool_t *p)
+{
+    ok(ac_time_from_epoch(1) == APR_USEC_PER_SEC
+       && ac_time_from_epoch(-1) == -APR_USEC_PER_SEC,
+       "epoch seconds become microseconds");
+    ok(ac_time_from_epoch(APR_INT64_C(9007199254740991))
+       == ac_time_from_epoch(AC_EPOCH_MAX)
+       && ac_time_from_epoch(APR_INT64_MAX) == AC_EPOCH_MAX * APR_USEC_PER_SEC
+       && ac_time_from_epoch(APR_INT64_MIN)
+          == -AC_EPOCH_MAX * APR_USEC_PER_SEC,
+       "2^53 and the extremes of 64 bits clamp to 9999-12-31 (no overflow)");
+    ok(strcmp(ac_json_epoch(p, 0), "null") == 0, "no time is null");
+    ok(strcmp(ac_json_epoch(p, 1796212800), "\"2026-12-02T12:00:00Z\"") == 0,
+       "a time is an ISO 8601 string in UTC");
+    ok(strcmp(ac_json_epoch(p, APR_INT64_C(9224318015999)),
+              "\"9999-12-31T23:59:59Z\"") == 0,
+       "PostgreSQL's year 294276 shows as the last second of 9999");
+}
+
 int main(void)
 {
     apr_pool_t *p;
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    tap_plan(13 + 15 + 7 + 15 + 11 + 6 + 6);
+    tap_plan(13 + 15 + 7 + 15 + 11 + 6 + 6 + 5);
     test_split();
     test_base64(p);
     test_encoders(p);
@@ -265,6 +284,7 @@ int main(void)
     test_directive_numbers_and_records(p);
     test_csrf_and_origin(p);
     test_revocation_helpers();
+    test_times(p);
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();

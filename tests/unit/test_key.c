@@ -11,6 +11,7 @@
 #include "apr_general.h"
 #include "apr_pools.h"
 
+#include "ac_common.h"
 #include "ac_key.h"
 #include "tap.h"
 
@@ -247,18 +248,72 @@ static void test_hostile(apr_pool_t *p)
        "statuses have names for the logs");
 }
 
+/* The fingerprint of a list of strings (NULL ends it; "<null>" is NULL). */
+static void fp_of(const char *const *items, const char *last,
+                  unsigned char out[32])
+{
+    ac_fp fp;
+
+    ac_fp_begin(&fp);
+    for (; *items != NULL; items++) {
+        ac_fp_str(&fp, strcmp(*items, "<null>") == 0 ? NULL : *items);
+    }
+    ac_fp_final(&fp, last, last ? strlen(last) : 0, out);
+}
+
+static int fp_same(const char *const *a, const char *const *b)
+{
+    unsigned char x[32], y[32];
+
+    fp_of(a, "cred", x);
+    fp_of(b, "cred", y);
+    return memcmp(x, y, 32) == 0;
+}
+
+static void test_fingerprints(apr_pool_t *p)
+{
+    static const char *const ab_c[] = { "ab", "c", NULL };
+    static const char *const a_bc[] = { "a", "bc", NULL };
+    static const char *const abc[] = { "abc", NULL };
+    static const char *const null_[] = { "<null>", NULL };
+    static const char *const empty[] = { "", NULL };
+    static const char *const none[] = { NULL };
+    unsigned char x[32], y[32];
+    ac_fp fp;
+
+    ok(fp_same(ab_c, ab_c), "the same settings give the same fingerprint");
+    ok(!fp_same(ab_c, a_bc) && !fp_same(ab_c, abc),
+       "items are not concatenated: ab,c differs from a,bc and abc");
+    ok(!fp_same(null_, empty) && !fp_same(empty, none),
+       "an unset setting, an empty one and none at all differ");
+    fp_of(ab_c, "cred1", x);
+    fp_of(ab_c, "cred2", y);
+    ok(memcmp(x, y, 32) != 0, "another credential, another id");
+    ac_fp_begin(&fp);
+    ac_fp_int(&fp, 1);
+    ac_fp_final(&fp, NULL, 0, x);
+    ac_fp_begin(&fp);
+    ac_fp_mem(&fp, "\0\0\0\0\0\0\0\1", 8);
+    ac_fp_final(&fp, NULL, 0, y);
+    ok(memcmp(x, y, 32) != 0, "a number and bytes that spell it differ");
+    ok(strlen(ac_fp_hex(p, x)) == 64
+       && ac_is_lower_hex(ac_fp_hex(p, x), 64),
+       "a fingerprint in hex is 64 lowercase hex digits");
+}
+
 int main(void)
 {
     apr_pool_t *p;
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    tap_plan(7 + 5 + 11 + 4 + 14);
+    tap_plan(7 + 5 + 11 + 4 + 14 + 6);
     test_known_answers();
     test_prefix();
     test_generate(p);
     test_mutations(p);
     test_hostile(p);
+    test_fingerprints(p);
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();
