@@ -46,7 +46,7 @@ ok t_cmp(scalar `$httpd -t -f $conf 2>&1`, qr/Syntax OK/,
 
 refused('    AuthTokenDB "dbname"', qr/AuthTokenDB: not a libpq connection string/,
         'an unparsable AuthTokenDB stops httpd');
-refused('    AuthTokenSchema django', qr/AuthTokenSchema must be native, drf or knox, not 'django'/,
+refused('    AuthTokenSchema django', qr/AuthTokenSchema must be 'native', 'drf' or 'knox', not 'django'/,
         'an unknown AuthTokenSchema stops httpd');
 refused('    AuthTokenQuery "SELECT 1"', qr/AuthTokenQuery: the query must use \$1/,
         'an AuthTokenQuery without $1 stops httpd');

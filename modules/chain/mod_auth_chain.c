@@ -33,6 +33,7 @@
 
 #include "mod_auth_chain.h"
 #include "ac_common.h"
+#include "ac_conf.h"
 #include "ac_request.h"
 
 module AP_MODULE_DECLARE_DATA auth_chain_module;
@@ -44,6 +45,7 @@ typedef struct {
     const auth_chain_provider *provider;
 } chain_scheme;
 
+/* Each setting with its `_set` flag (ac_conf.h). */
 typedef struct {
     apr_array_header_t *schemes;          /* chain_scheme, in order */
     apr_array_header_t *basic_providers;  /* const char *, authn names */
@@ -51,12 +53,8 @@ typedef struct {
     int on_invalid_anonymous;
     const char *unauth_user;
     const char *unauth_token;
-    unsigned int schemes_set:1;
-    unsigned int basic_providers_set:1;
-    unsigned int challenge_first_set:1;
-    unsigned int on_invalid_set:1;
-    unsigned int unauth_user_set:1;
-    unsigned int unauth_token_set:1;
+    unsigned char schemes_set, basic_providers_set, challenge_first_set,
+        on_invalid_anonymous_set, unauth_user_set, unauth_token_set;
 } chain_dir_conf;
 
 /* One scheme's answer for one client request. */
@@ -84,35 +82,6 @@ static void *create_chain_dir_config(apr_pool_t *p, char *dir)
 
     conf->schemes = apr_array_make(p, 4, sizeof(chain_scheme));
     conf->basic_providers = apr_array_make(p, 2, sizeof(const char *));
-    return conf;
-}
-
-static void *merge_chain_dir_config(apr_pool_t *p, void *basev, void *addv)
-{
-    chain_dir_conf *base = basev;
-    chain_dir_conf *add = addv;
-    chain_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
-
-    conf->schemes = add->schemes_set ? add->schemes : base->schemes;
-    conf->schemes_set = add->schemes_set || base->schemes_set;
-    conf->basic_providers = add->basic_providers_set ? add->basic_providers
-                                                     : base->basic_providers;
-    conf->basic_providers_set = add->basic_providers_set
-                                || base->basic_providers_set;
-    conf->challenge_first = add->challenge_first_set ? add->challenge_first
-                                                     : base->challenge_first;
-    conf->challenge_first_set = add->challenge_first_set
-                                || base->challenge_first_set;
-    conf->on_invalid_anonymous = add->on_invalid_set
-                                 ? add->on_invalid_anonymous
-                                 : base->on_invalid_anonymous;
-    conf->on_invalid_set = add->on_invalid_set || base->on_invalid_set;
-    conf->unauth_user = add->unauth_user_set ? add->unauth_user
-                                             : base->unauth_user;
-    conf->unauth_user_set = add->unauth_user_set || base->unauth_user_set;
-    conf->unauth_token = add->unauth_token_set ? add->unauth_token
-                                               : base->unauth_token;
-    conf->unauth_token_set = add->unauth_token_set || base->unauth_token_set;
     return conf;
 }
 
@@ -237,61 +206,13 @@ static const char *set_basic_provider(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-static const char *set_challenge(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    chain_dir_conf *conf = dconf;
+static const ac_conf_enum challenges[] = {
+    { "all", 0 }, { "first", 1 }, { NULL, 0 }
+};
 
-    if (strcasecmp(arg, "all") == 0) {
-        conf->challenge_first = 0;
-    }
-    else if (strcasecmp(arg, "first") == 0) {
-        conf->challenge_first = 1;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "AuthChainChallenge must be 'all' or "
-                            "'first', not '%s'", arg);
-    }
-    conf->challenge_first_set = 1;
-    return NULL;
-}
-
-static const char *set_on_invalid(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    chain_dir_conf *conf = dconf;
-
-    if (strcasecmp(arg, "deny") == 0) {
-        conf->on_invalid_anonymous = 0;
-    }
-    else if (strcasecmp(arg, "anonymous") == 0) {
-        conf->on_invalid_anonymous = 1;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "AuthChainOnInvalid must be 'deny' or "
-                            "'anonymous', not '%s'", arg);
-    }
-    conf->on_invalid_set = 1;
-    return NULL;
-}
-
-static const char *set_unauth_user(cmd_parms *cmd, void *dconf,
-                                   const char *arg)
-{
-    chain_dir_conf *conf = dconf;
-
-    conf->unauth_user = arg;
-    conf->unauth_user_set = 1;
-    return NULL;
-}
-
-static const char *set_unauth_token(cmd_parms *cmd, void *dconf,
-                                    const char *arg)
-{
-    chain_dir_conf *conf = dconf;
-
-    conf->unauth_token = arg;
-    conf->unauth_token_set = 1;
-    return NULL;
-}
+static const ac_conf_enum on_invalid[] = {
+    { "deny", 0 }, { "anonymous", 1 }, { NULL, 0 }
+};
 
 static const command_rec chain_cmds[] = {
     AP_INIT_ITERATE("AuthChain", set_chain, NULL, OR_AUTHCFG,
@@ -300,19 +221,35 @@ static const command_rec chain_cmds[] = {
                     OR_AUTHCFG,
                     "authn providers that check Basic credentials "
                     "(default: file)"),
-    AP_INIT_TAKE1("AuthChainChallenge", set_challenge, NULL, OR_AUTHCFG,
-                  "'all' (a challenge per scheme, default) or 'first'"),
-    AP_INIT_TAKE1("AuthChainOnInvalid", set_on_invalid, NULL, OR_AUTHCFG,
-                  "'deny' (401, default) or 'anonymous' (treat invalid "
-                  "credentials as absent)"),
-    AP_INIT_TAKE1("AuthChainUnauthenticatedUser", set_unauth_user, NULL,
-                  OR_AUTHCFG,
-                  "user name set after authorization for anonymous requests"),
-    AP_INIT_TAKE1("AuthChainUnauthenticatedToken", set_unauth_token, NULL,
-                  OR_AUTHCFG,
-                  "value of the auth-chain-data note for anonymous requests"),
+    AC_INIT_ENUM("AuthChainChallenge", chain_dir_conf, challenge_first,
+                 challenges, OR_AUTHCFG,
+                 "'all' (a challenge per scheme, default) or 'first'"),
+    AC_INIT_ENUM("AuthChainOnInvalid", chain_dir_conf, on_invalid_anonymous,
+                 on_invalid, OR_AUTHCFG,
+                 "'deny' (401, default) or 'anonymous' (treat invalid "
+                 "credentials as absent)"),
+    AC_INIT_STRING("AuthChainUnauthenticatedUser", chain_dir_conf,
+                   unauth_user, NULL, OR_AUTHCFG,
+                   "user name set after authorization for anonymous "
+                   "requests"),
+    AC_INIT_STRING("AuthChainUnauthenticatedToken", chain_dir_conf,
+                   unauth_token, NULL, OR_AUTHCFG,
+                   "value of the auth-chain-data note for anonymous "
+                   "requests"),
     {NULL}
 };
+
+/* (after the table it reads) */
+static void *merge_chain_dir_config(apr_pool_t *p, void *basev, void *addv)
+{
+    chain_dir_conf *base = basev, *add = addv;
+    chain_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    ac_conf_merge(chain_cmds, conf, base, add);
+    AC_MERGE(schemes);
+    AC_MERGE(basic_providers);
+    return conf;
+}
 
 /* ----------------------------------------------------------------------
  * The chain

@@ -41,6 +41,7 @@
 
 #include "mod_auth_chain.h"
 #include "ac_common.h"
+#include "ac_conf.h"
 #include "ac_request.h"
 
 module AP_MODULE_DECLARE_DATA authn_session_module;
@@ -57,6 +58,7 @@ module AP_MODULE_DECLARE_DATA authn_session_module;
 /* the longest Origin or Referer origin that a 403 reason repeats */
 #define MAX_ECHO 200
 
+/* Each setting with its `_set` flag (ac_conf.h). */
 typedef struct {
     const char *user_key;
     const char *csrf_cookie;
@@ -70,16 +72,9 @@ typedef struct {
     ac_conf_place cookie_at;               /* SessionCookieName */
     ac_conf_place cookie2_at;              /* SessionCookieName2 */
     ac_conf_place crypto_at;               /* SessionCryptoPassphrase(File) */
-    unsigned int user_key_set:1;
-    unsigned int csrf_cookie_set:1;
-    unsigned int csrf_header_set:1;
-    unsigned int challenge_set:1;
-    unsigned int export_keys_set:1;
-    unsigned int trust_plain_set:1;
-    unsigned int chain_session_set:1;
-    unsigned int cookie_at_set:1;
-    unsigned int cookie2_at_set:1;
-    unsigned int crypto_at_set:1;
+    unsigned char user_key_set, csrf_cookie_set, csrf_header_set,
+        challenge_set, export_keys_set, trust_plain_set, chain_session_set,
+        cookie_at_set, cookie2_at_set, crypto_at_set;
 } session_dir_conf_t;
 
 /* mod_session's functions, when it is loaded. */
@@ -101,67 +96,30 @@ static void *create_session_dir_config(apr_pool_t *p, char *dir)
     return conf;
 }
 
-static void *merge_session_dir_config(apr_pool_t *p, void *basev, void *addv)
-{
-    session_dir_conf_t *base = basev, *add = addv;
-    session_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
-
-    AC_MERGE(user_key);
-    AC_MERGE(csrf_cookie);
-    AC_MERGE(csrf_header);
-    AC_MERGE(challenge);
-    AC_MERGE(export_keys);
-    AC_MERGE(trust_plain);
-    AC_MERGE(chain_session);
-    conf->chain_at = add->chain_session_set ? add->chain_at : base->chain_at;
-    AC_MERGE(cookie_at);
-    AC_MERGE(cookie2_at);
-    AC_MERGE(crypto_at);
-    return conf;
-}
-
 /* ----------------------------------------------------------------------
  * Directives
  */
 
-static const char *set_user_key(cmd_parms *cmd, void *dconf, const char *arg)
+static const char *check_user_key(cmd_parms *cmd, const char *arg)
 {
-    session_dir_conf_t *conf = dconf;
-
-    if (*arg == '\0') {
-        return "AuthSessionUserKey: the key cannot be empty";
-    }
-    conf->user_key = arg;
-    conf->user_key_set = 1;
-    return NULL;
+    return *arg == '\0' ? "AuthSessionUserKey: the key cannot be empty"
+                        : NULL;
 }
 
-static const char *set_csrf_cookie(cmd_parms *cmd, void *dconf,
-                                   const char *arg)
+static const char *check_csrf_cookie(cmd_parms *cmd, const char *arg)
 {
-    session_dir_conf_t *conf = dconf;
-
-    if (!ac_is_http_token(arg)) {
-        return apr_psprintf(cmd->pool, "AuthSessionCSRFCookie: '%s' is not "
-                            "a cookie name", arg);
-    }
-    conf->csrf_cookie = arg;
-    conf->csrf_cookie_set = 1;
-    return NULL;
+    return ac_is_http_token(arg)
+           ? NULL
+           : apr_psprintf(cmd->pool, "AuthSessionCSRFCookie: '%s' is not a "
+                          "cookie name", arg);
 }
 
-static const char *set_csrf_header(cmd_parms *cmd, void *dconf,
-                                   const char *arg)
+static const char *check_csrf_header(cmd_parms *cmd, const char *arg)
 {
-    session_dir_conf_t *conf = dconf;
-
-    if (!ac_is_http_token(arg)) {
-        return apr_psprintf(cmd->pool, "AuthSessionCSRFHeader: '%s' is not "
-                            "an HTTP header name", arg);
-    }
-    conf->csrf_header = arg;
-    conf->csrf_header_set = 1;
-    return NULL;
+    return ac_is_http_token(arg)
+           ? NULL
+           : apr_psprintf(cmd->pool, "AuthSessionCSRFHeader: '%s' is not an "
+                          "HTTP header name", arg);
 }
 
 static const char *set_challenge(cmd_parms *cmd, void *dconf, const char *arg)
@@ -212,15 +170,6 @@ static const char *add_export_key(cmd_parms *cmd, void *dconf,
         conf->export_keys_set = 1;
     }
     APR_ARRAY_PUSH(conf->export_keys, const char *) = arg;
-    return NULL;
-}
-
-static const char *set_trust_plain(cmd_parms *cmd, void *dconf, int flag)
-{
-    session_dir_conf_t *conf = dconf;
-
-    conf->trust_plain = flag;
-    conf->trust_plain_set = 1;
     return NULL;
 }
 
@@ -304,21 +253,24 @@ static const char *record_crypto(cmd_parms *cmd, void *dconf, const char *args)
 }
 
 static const command_rec session_cmds[] = {
-    AP_INIT_TAKE1("AuthSessionUserKey", set_user_key, NULL, OR_AUTHCFG,
-                  "the session key holding the user (default "
-                  "<AuthName>-user, as mod_auth_form writes it)"),
-    AP_INIT_TAKE1("AuthSessionCSRFCookie", set_csrf_cookie, NULL, OR_AUTHCFG,
-                  "the name of the CSRF cookie (default csrftoken)"),
-    AP_INIT_TAKE1("AuthSessionCSRFHeader", set_csrf_header, NULL, OR_AUTHCFG,
-                  "the header that must echo the CSRF cookie (default "
-                  "X-CSRFToken)"),
+    AC_INIT_STRING("AuthSessionUserKey", session_dir_conf_t, user_key,
+                   check_user_key, OR_AUTHCFG,
+                   "the session key holding the user (default "
+                   "<AuthName>-user, as mod_auth_form writes it)"),
+    AC_INIT_STRING("AuthSessionCSRFCookie", session_dir_conf_t, csrf_cookie,
+                   check_csrf_cookie, OR_AUTHCFG,
+                   "the name of the CSRF cookie (default csrftoken)"),
+    AC_INIT_STRING("AuthSessionCSRFHeader", session_dir_conf_t, csrf_header,
+                   check_csrf_header, OR_AUTHCFG,
+                   "the header that must echo the CSRF cookie (default "
+                   "X-CSRFToken)"),
     AP_INIT_TAKE1("AuthSessionChallenge", set_challenge, NULL, OR_AUTHCFG,
                   "the scheme word of a WWW-Authenticate challenge, e.g. "
                   "Session (default None)"),
     AP_INIT_ITERATE("AuthSessionExportKeys", add_export_key, NULL, OR_AUTHCFG,
                     "session keys copied into the auth data"),
-    AP_INIT_FLAG("AuthSessionTrustPlainCookie", set_trust_plain, NULL,
-                 RSRC_CONF | ACCESS_CONF,
+    AC_INIT_FLAG("AuthSessionTrustPlainCookie", session_dir_conf_t,
+                 trust_plain, RSRC_CONF | ACCESS_CONF,
                  "On: trust an unencrypted mod_session_cookie session "
                  "(default Off)"),
     /* recorders: the same directives as their owners, with the same
@@ -339,6 +291,23 @@ static const command_rec session_cmds[] = {
                      "the file of the passphrases encrypting the session"),
     {NULL}
 };
+
+/* (after the table it reads) */
+static void *merge_session_dir_config(apr_pool_t *p, void *basev, void *addv)
+{
+    session_dir_conf_t *base = basev, *add = addv;
+    session_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    ac_conf_merge(session_cmds, conf, base, add);
+    AC_MERGE(challenge);
+    AC_MERGE(export_keys);
+    AC_MERGE(chain_session);
+    conf->chain_at = add->chain_session_set ? add->chain_at : base->chain_at;
+    AC_MERGE(cookie_at);
+    AC_MERGE(cookie2_at);
+    AC_MERGE(crypto_at);
+    return conf;
+}
 
 /* ----------------------------------------------------------------------
  * What a configuration can be trusted with
@@ -782,22 +751,6 @@ static void check_nested(startup_check *c, effective_conf e,
     }
 }
 
-static int is_plain_section(const core_dir_config *core)
-{
-    return core != NULL && core->d != NULL && core->r == NULL
-           && !core->d_is_fnmatch;
-}
-
-/* Whether the <Location> path `outer` applies to the URL path `inner`. */
-static int location_covers(const char *outer, const char *inner)
-{
-    apr_size_t len = strlen(outer);
-
-    return strncmp(outer, inner, len) == 0
-           && (len == 0 || outer[len - 1] == '/' || inner[len] == '/'
-               || inner[len] == '\0');
-}
-
 static void check_server(startup_check *c, server_rec *s)
 {
     core_server_config *sconf = ap_get_core_module_config(s->module_config);
@@ -816,7 +769,7 @@ static void check_server(startup_check *c, server_rec *s)
                                             ap_conf_vector_t *);
         core_dir_config *uc = ap_get_core_module_config(u);
 
-        if (is_plain_section(uc) && strcmp(uc->d, "/") == 0) {
+        if (ac_section_is_plain(u) && strcmp(uc->d, "/") == 0) {
             root = fold(c, root, u);
         }
     }
@@ -827,14 +780,14 @@ static void check_server(startup_check *c, server_rec *s)
         core_dir_config *vc = ap_get_core_module_config(v);
         effective_conf e = base;
 
-        if (is_plain_section(vc)) {
+        if (ac_section_is_plain(v)) {
             for (j = 0; j < sconf->sec_url->nelts; j++) {
                 ap_conf_vector_t *u = APR_ARRAY_IDX(sconf->sec_url, j,
                                                     ap_conf_vector_t *);
                 core_dir_config *uc = ap_get_core_module_config(u);
 
-                if (u == v || (is_plain_section(uc)
-                               && location_covers(uc->d, vc->d))) {
+                if (u == v || (ac_section_is_plain(u)
+                               && ac_location_covers(uc->d, vc->d))) {
                     e = fold(c, e, u);
                 }
             }
@@ -852,13 +805,13 @@ static void check_server(startup_check *c, server_rec *s)
         core_dir_config *vc = ap_get_core_module_config(v);
         effective_conf e = base;
 
-        if (is_plain_section(vc)) {
+        if (ac_section_is_plain(v)) {
             for (j = 0; j < sconf->sec_dir->nelts; j++) {
                 ap_conf_vector_t *u = APR_ARRAY_IDX(sconf->sec_dir, j,
                                                     ap_conf_vector_t *);
                 core_dir_config *uc = ap_get_core_module_config(u);
 
-                if (u != v && is_plain_section(uc)
+                if (u != v && ac_section_is_plain(u)
                     && strncmp(uc->d, vc->d, strlen(uc->d)) == 0) {
                     e = fold(c, e, u);
                 }
@@ -871,7 +824,7 @@ static void check_server(startup_check *c, server_rec *s)
                                                 ap_conf_vector_t *);
             core_dir_config *uc = ap_get_core_module_config(u);
 
-            if (is_plain_section(uc) && strcmp(uc->d, "/") == 0) {
+            if (ac_section_is_plain(u) && strcmp(uc->d, "/") == 0) {
                 e = fold(c, e, u);
             }
         }

@@ -29,6 +29,7 @@
 #include "mod_auth_chain.h"
 #include "ac_common.h"
 #include "ac_cache.h"
+#include "ac_conf.h"
 #include "ac_key.h"
 #include "ac_pg.h"
 #include "ac_request.h"
@@ -105,27 +106,20 @@ typedef struct {
     int listen;                 /* AuthTokenRevocationListen: -1 unset */
 } token_srv_conf;
 
+/* Each setting with its `_set` flag (ac_conf.h). */
 typedef struct {
     const char *db;
+    ac_conf_place db_at;        /* where AuthTokenDB was written */
     apr_interval_time_t timeout;
     int pool_size;
-    token_schema schema;
+    int schema;                 /* token_schema */
     const char *query;
     const char *keyword;
     const char *prefix;
     int touch;
     int cache_ttl;
-    ac_conf_place db_at;        /* where AuthTokenDB was written */
-    unsigned int db_set:1;
-    unsigned int timeout_set:1;
-    unsigned int pool_size_set:1;
-    unsigned int schema_set:1;
-    unsigned int query_set:1;
-    unsigned int keyword_set:1;
-    unsigned int prefix_set:1;
-    unsigned int touch_set:1;
-    unsigned int cache_ttl_set:1;
-    unsigned int db_at_set:1;
+    unsigned char db_set, db_at_set, timeout_set, pool_size_set, schema_set,
+        query_set, keyword_set, prefix_set, touch_set, cache_ttl_set;
 } token_dir_conf;
 
 /* A revocation listener: one per distinct AuthTokenDB string. */
@@ -186,24 +180,6 @@ static void *create_token_dir_config(apr_pool_t *p, char *dir)
     return conf;
 }
 
-static void *merge_token_dir_config(apr_pool_t *p, void *basev, void *addv)
-{
-    token_dir_conf *base = basev, *add = addv;
-    token_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
-
-    AC_MERGE(db);
-    AC_MERGE(db_at);
-    AC_MERGE(timeout);
-    AC_MERGE(pool_size);
-    AC_MERGE(schema);
-    AC_MERGE(query);
-    AC_MERGE(keyword);
-    AC_MERGE(prefix);
-    AC_MERGE(touch);
-    AC_MERGE(cache_ttl);
-    return conf;
-}
-
 /* ----------------------------------------------------------------------
  * Directives
  */
@@ -211,11 +187,10 @@ static void *merge_token_dir_config(apr_pool_t *p, void *basev, void *addv)
 static const char *set_db(cmd_parms *cmd, void *dconf, const char *arg)
 {
     token_dir_conf *conf = dconf;
-    const char *err = ac_pg_check_conninfo(cmd->temp_pool, arg);
+    const char *err = ac_conf_conninfo(cmd, arg);
 
     if (err != NULL) {
-        return apr_psprintf(cmd->pool, "AuthTokenDB: not a libpq connection "
-                            "string: %s", err);
+        return err;
     }
     conf->db = arg;
     conf->db_set = 1;
@@ -224,103 +199,28 @@ static const char *set_db(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-static const char *set_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+static const char *check_query(cmd_parms *cmd, const char *arg)
 {
-    token_dir_conf *conf = dconf;
-
-    conf->timeout_set = 1;
-    return ac_parse_seconds(cmd->pool, cmd->cmd->name, arg, 0, 3600,
-                            &conf->timeout);
+    return ap_strstr_c(arg, "$1") == NULL
+           ? "AuthTokenQuery: the query must use $1 (the SHA-256 hex of the "
+             "key)"
+           : NULL;
 }
 
-static const char *set_int(cmd_parms *cmd, const char *arg, int min, int max,
-                           int *out)
+static const char *check_keyword(cmd_parms *cmd, const char *arg)
 {
-    return ac_parse_int(cmd->pool, cmd->cmd->name, arg, min, max, out);
+    return ac_is_http_token(arg)
+           ? NULL
+           : apr_psprintf(cmd->pool, "AuthTokenKeyword: '%s' is not an HTTP "
+                          "authentication scheme name", arg);
 }
 
-static const char *set_pool_size(cmd_parms *cmd, void *dconf, const char *arg)
+static const char *check_prefix(cmd_parms *cmd, const char *arg)
 {
-    token_dir_conf *conf = dconf;
-
-    conf->pool_size_set = 1;
-    return set_int(cmd, arg, 1, 1024, &conf->pool_size);
-}
-
-static const char *set_touch(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    token_dir_conf *conf = dconf;
-
-    conf->touch_set = 1;
-    return set_int(cmd, arg, 0, 86400 * 365, &conf->touch);
-}
-
-static const char *set_cache_ttl(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    token_dir_conf *conf = dconf;
-
-    conf->cache_ttl_set = 1;
-    return set_int(cmd, arg, 0, 86400, &conf->cache_ttl);
-}
-
-static const char *set_schema(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    token_dir_conf *conf = dconf;
-
-    if (strcasecmp(arg, "native") == 0) {
-        conf->schema = SCHEMA_NATIVE;
-    }
-    else if (strcasecmp(arg, "drf") == 0) {
-        conf->schema = SCHEMA_DRF;
-    }
-    else if (strcasecmp(arg, "knox") == 0) {
-        conf->schema = SCHEMA_KNOX;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "AuthTokenSchema must be native, drf "
-                            "or knox, not '%s'", arg);
-    }
-    conf->schema_set = 1;
-    return NULL;
-}
-
-static const char *set_query(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    token_dir_conf *conf = dconf;
-
-    if (ap_strstr_c(arg, "$1") == NULL) {
-        return "AuthTokenQuery: the query must use $1 (the SHA-256 hex of "
-               "the key)";
-    }
-    conf->query = arg;
-    conf->query_set = 1;
-    return NULL;
-}
-
-static const char *set_keyword(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    token_dir_conf *conf = dconf;
-
-    if (!ac_is_http_token(arg)) {
-        return apr_psprintf(cmd->pool, "AuthTokenKeyword: '%s' is not an "
-                            "HTTP authentication scheme name", arg);
-    }
-    conf->keyword = arg;
-    conf->keyword_set = 1;
-    return NULL;
-}
-
-static const char *set_prefix(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    token_dir_conf *conf = dconf;
-
-    if (!ac_key_valid_prefix(arg)) {
-        return apr_psprintf(cmd->pool, "AuthTokenPrefix: '%s' must be 1 to 16 "
-                            "characters of A-Z, a-z, 0-9 and _", arg);
-    }
-    conf->prefix = arg;
-    conf->prefix_set = 1;
-    return NULL;
+    return ac_key_valid_prefix(arg)
+           ? NULL
+           : apr_psprintf(cmd->pool, "AuthTokenPrefix: '%s' must be 1 to 16 "
+                          "characters of A-Z, a-z, 0-9 and _", arg);
 }
 
 static const char *set_cache(cmd_parms *cmd, void *dummy, const char *arg)
@@ -344,38 +244,58 @@ static const char *set_listen(cmd_parms *cmd, void *dummy, int flag)
     return NULL;
 }
 
+static const ac_conf_enum schemas[] = {
+    { "native", SCHEMA_NATIVE }, { "drf", SCHEMA_DRF },
+    { "knox", SCHEMA_KNOX }, { NULL, 0 }
+};
+
+#define DIR_CONF (RSRC_CONF | ACCESS_CONF)
+
 static const command_rec token_cmds[] = {
-    AP_INIT_TAKE1("AuthTokenDB", set_db, NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("AuthTokenDB", set_db, NULL, DIR_CONF,
                   "libpq connection string of the token database"),
-    AP_INIT_TAKE1("AuthTokenDBTimeout", set_timeout, NULL,
-                  RSRC_CONF | ACCESS_CONF,
-                  "seconds a lookup may take, connecting included "
-                  "(default 2)"),
-    AP_INIT_TAKE1("AuthTokenDBPoolSize", set_pool_size, NULL,
-                  RSRC_CONF | ACCESS_CONF,
-                  "database connections per child process (default 8)"),
-    AP_INIT_TAKE1("AuthTokenSchema", set_schema, NULL, RSRC_CONF | ACCESS_CONF,
-                  "native (default), drf or knox"),
-    AP_INIT_TAKE1("AuthTokenQuery", set_query, NULL, RSRC_CONF | ACCESS_CONF,
-                  "SQL returning user, id, name, scopes, expires, revoked, "
-                  "active, key_sha256 for $1 = SHA-256 hex of the key"),
-    AP_INIT_TAKE1("AuthTokenKeyword", set_keyword, NULL, OR_AUTHCFG,
-                  "the Authorization scheme word (default Token)"),
-    AP_INIT_TAKE1("AuthTokenPrefix", set_prefix, NULL, OR_AUTHCFG,
-                  "the prefix of native keys (default act_)"),
-    AP_INIT_TAKE1("AuthTokenTouchInterval", set_touch, NULL,
-                  RSRC_CONF | ACCESS_CONF,
-                  "seconds between last_used writes per token (default 60, "
-                  "0 = never)"),
+    AC_INIT_SECONDS("AuthTokenDBTimeout", token_dir_conf, timeout, 0, 3600,
+                    DIR_CONF, "seconds a lookup may take, connecting "
+                    "included (default 2)"),
+    AC_INIT_INT("AuthTokenDBPoolSize", token_dir_conf, pool_size, 1, 1024,
+                DIR_CONF, "database connections per child process "
+                "(default 8)"),
+    AC_INIT_ENUM("AuthTokenSchema", token_dir_conf, schema, schemas,
+                 DIR_CONF, "native (default), drf or knox"),
+    AC_INIT_STRING("AuthTokenQuery", token_dir_conf, query, check_query,
+                   DIR_CONF, "SQL returning user, id, name, scopes, "
+                   "expires, revoked, active, key_sha256 for $1 = SHA-256 "
+                   "hex of the key"),
+    AC_INIT_STRING("AuthTokenKeyword", token_dir_conf, keyword,
+                   check_keyword, OR_AUTHCFG,
+                   "the Authorization scheme word (default Token)"),
+    AC_INIT_STRING("AuthTokenPrefix", token_dir_conf, prefix, check_prefix,
+                   OR_AUTHCFG, "the prefix of native keys (default act_)"),
+    AC_INIT_INT("AuthTokenTouchInterval", token_dir_conf, touch, 0,
+                86400 * 365, DIR_CONF, "seconds between last_used writes "
+                "per token (default 60, 0 = never)"),
     AP_INIT_TAKE1("AuthTokenCache", set_cache, NULL, RSRC_CONF,
                   "socache provider[:args] of the cache (default shmcb)"),
-    AP_INIT_TAKE1("AuthTokenCacheTTL", set_cache_ttl, NULL, OR_AUTHCFG,
-                  "seconds a verified key is cached (default 30, 0 = off)"),
+    AC_INIT_INT("AuthTokenCacheTTL", token_dir_conf, cache_ttl, 0, 86400,
+                OR_AUTHCFG, "seconds a verified key is cached (default 30, "
+                "0 = off)"),
     AP_INIT_FLAG("AuthTokenRevocationListen", set_listen, NULL, RSRC_CONF,
                  "On: drop a key's cached answer when its row changes "
                  "(default On for every AuthTokenDB with the native schema)"),
     {NULL}
 };
+
+/* (after the table it reads) */
+static void *merge_token_dir_config(apr_pool_t *p, void *basev, void *addv)
+{
+    token_dir_conf *base = basev, *add = addv;
+    token_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    ac_conf_merge(token_cmds, conf, base, add);
+    AC_MERGE(db);
+    AC_MERGE(db_at);
+    return conf;
+}
 
 /* ----------------------------------------------------------------------
  * Records: what a key is, cached (ac_verdict.h) by a hash of the
