@@ -278,3 +278,45 @@ write("csrf", "referer", "%s\n%s\nhttps://[::1]:443/p?q#f" % (csrf, csrf))
 write("csrf", "short", "abc\nabc\nhttp://x")
 write("csrf", "user_port", "%s\n%s\nHTTP://u:p@App.Example:80/" % (csrf, csrf))
 write("csrf", "no_host", "%s\n\nfile:///etc/passwd" % csrf)
+
+
+# --- DPoP proofs (fuzz_dpop): each with its own key in the header -----------
+
+def dpop_proof(key, alg, jwk, htm="GET", htu="https://api.example/x",
+               iat=NOW, extra=None, typ="dpop+jwt"):
+    claims = {"jti": "j1", "htm": htm, "htu": htu, "iat": iat,
+              "ath": b64u(hashlib.sha256(b"tok").digest())}
+    claims.update(extra or {})
+    head = b64u(js({"alg": alg, "typ": typ, "jwk": jwk}))
+    body = b64u(js(claims))
+    data = ("%s.%s" % (head, body)).encode()
+    if alg == "ES256":
+        sig = ec_sig(key, data, hashes.SHA256(), 32)
+    elif alg == "EdDSA":
+        sig = key.sign(data)
+    else:
+        sig = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    return "%s.%s.%s" % (head, body, b64u(sig))
+
+
+def write_dpop_seeds():
+    ec_jwk = {k: v for k, v in jwk_ec(p256, None, "P-256", 32).items()
+              if k != "kid"}
+    ed_jwk = {k: v for k, v in jwk_ed(ed, None).items() if k != "kid"}
+    rsa_jwk = {"kty": "RSA", "n": jwk_rsa(rsa_key, "r")["n"],
+               "e": jwk_rsa(rsa_key, "r")["e"]}
+    write("dpop", "es256", dpop_proof(p256, "ES256", ec_jwk))
+    write("dpop", "eddsa", dpop_proof(ed, "EdDSA", ed_jwk))
+    write("dpop", "rs256", dpop_proof(rsa_key, "RS256", rsa_jwk))
+    write("dpop", "post", dpop_proof(p256, "ES256", ec_jwk, htm="POST"))
+    write("dpop", "old", dpop_proof(p256, "ES256", ec_jwk, iat=NOW - 3600))
+    write("dpop", "nonce", dpop_proof(p256, "ES256", ec_jwk,
+                                      extra={"nonce": "A" * 32}))
+    write("dpop", "private", dpop_proof(p256, "ES256",
+                                        dict(ec_jwk, d="AAAA")))
+    write("dpop", "typ", dpop_proof(p256, "ES256", ec_jwk, typ="JWT"))
+    write("dpop", "url", "HTTPS://Api.Example:443/a/./b/../%7ec?q#f")
+    write("dpop", "url_v6", "http://[::1]:8080/x")
+
+
+write_dpop_seeds()

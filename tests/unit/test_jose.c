@@ -30,6 +30,7 @@
 #include "apr_thread_proc.h"
 
 #include "ac_common.h"
+#include "ac_dpop.h"
 #include "ac_jose.h"
 #include "tap.h"
 
@@ -1684,6 +1685,220 @@ static void test_lifetime(apr_pool_t *p)
     ok(failures == 0, "four threads share one key set");
 }
 
+/* --- DPoP proofs (ac_dpop.h) -------------------------------------------- */
+
+/* A DPoP proof by `key` (whose public JWK goes into the header, with
+ * `extra_jwk` members added) for the method and URL, with `claims` after
+ * the standard ones (a JSON fragment starting with ',', or ""). */
+static const char *proof_of(apr_pool_t *p, EVP_PKEY *key, ac_jose_alg alg,
+                            const char *typ, const char *extra_jwk,
+                            const char *htm, const char *htu,
+                            apr_int64_t iat, const char *claims)
+{
+    signer s;
+    const char *jwk = dump(p, jwk_of(p, key, NULL));
+    const char *header;
+
+    memset(&s, 0, sizeof(s));
+    s.pkey = key;
+    if (extra_jwk != NULL) {
+        jwk = apr_pstrcat(p, apr_pstrmemdup(p, jwk, strlen(jwk) - 1), ",",
+                          extra_jwk, "}", NULL);
+    }
+    header = apr_psprintf(p, "{\"alg\":\"%s\",\"typ\":\"%s\",\"jwk\":%s}",
+                          ac_jose_alg_name(alg), typ, jwk);
+    return sign_token(p, header,
+                      apr_psprintf(p, "{\"jti\":\"j-%" APR_INT64_T_FMT "\","
+                                   "\"htm\":\"%s\",\"htu\":\"%s\","
+                                   "\"iat\":%" APR_INT64_T_FMT "%s}",
+                                   iat, htm, htu, iat, claims),
+                      alg, &s);
+}
+
+static ac_dpop_status dpop_parse(apr_pool_t *p, const char *proof,
+                                 ac_dpop_proof **pr)
+{
+    ac_jose_status why;
+
+    return ac_dpop_parse(p, proof, strlen(proof), AC_JOSE_ALGS_ALL, pr, &why);
+}
+
+/* Parse and check a proof against GET https://api.example/x at `now`,
+ * with the token "tok" bound to `jkt`. */
+static ac_dpop_status dpop_verdict(apr_pool_t *p, const char *proof,
+                                   apr_int64_t now, const char *jkt)
+{
+    ac_dpop_proof *pr;
+    ac_dpop_expect want;
+    ac_dpop_status st = dpop_parse(p, proof, &pr);
+
+    if (st != AC_DPOP_OK) {
+        return st;
+    }
+    memset(&want, 0, sizeof(want));
+    want.method = "GET";
+    want.url = "https://api.example/x?q=1";
+    want.now = now;
+    want.max_age = 60;
+    want.leeway = 5;
+    want.token = "tok";
+    want.token_len = 3;
+    want.jkt = jkt;
+    return ac_dpop_check(p, pr, &want);
+}
+
+static int url_is(apr_pool_t *p, const char *in, const char *want)
+{
+    const char *got = ac_dpop_url_normalize(p, in);
+
+    return want == NULL ? got == NULL : got != NULL && strcmp(got, want) == 0;
+}
+
+#define N_DPOP 22
+static void test_dpop(apr_pool_t *p)
+{
+    apr_int64_t now = (apr_int64_t)apr_time_sec(apr_time_now());
+    const char *ath = apr_pstrcat(p, ",\"ath\":\"",
+                                  ac_dpop_token_hash(p, "tok", 3), "\"",
+                                  NULL);
+    const char *good = proof_of(p, p256, AC_JOSE_ALG_ES256, "dpop+jwt", NULL,
+                                "GET", "https://API.example:443/x", now, ath);
+    const char *jkt;
+    ac_dpop_proof *pr = NULL;
+    unsigned char secret[32] = { 1, 2, 3 };
+    const char *nonce;
+    json_t *rfc;
+
+    /* RFC 7638 section 3.1's example key and thumbprint */
+    rfc = J("{\"kty\":\"RSA\",\"n\":\"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2"
+            "aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCi"
+            "FV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65Y"
+            "GjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n"
+            "91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_x"
+            "BniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw\",\"e\":\"AQAB\","
+            "\"alg\":\"RS256\",\"kid\":\"2011-04-29\"}");
+    ok(strcmp(ac_dpop_jwk_thumbprint(p, rfc),
+              "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs") == 0,
+       "the JWK thumbprint of RFC 7638's example");
+    json_decref(rfc);
+
+    ok(dpop_parse(p, good, &pr) == AC_DPOP_OK && pr->iat == now
+       && strcmp(pr->htm, "GET") == 0,
+       "an ES256 proof parses, its signature verified by its own jwk");
+    jkt = pr ? pr->jkt : "";
+    rfc = jwk_of(p, p256, NULL);
+    ok(strlen(jkt) == AC_DPOP_JKT_LEN
+       && strcmp(jkt, ac_dpop_jwk_thumbprint(p, rfc)) == 0,
+       "its thumbprint is the one of its key");
+    json_decref(rfc);
+    ok(dpop_verdict(p, good, now, jkt) == AC_DPOP_OK,
+       "it matches GET https://api.example/x (query ignored, host case and "
+       "default port normalised), its token and its binding");
+    ok(dpop_verdict(p, proof_of(p, ed25519, AC_JOSE_ALG_EDDSA, "dpop+jwt",
+                                NULL, "GET", "https://api.example/x", now,
+                                ath), now, NULL) == AC_DPOP_OK
+       && dpop_verdict(p, proof_of(p, rsa2048, AC_JOSE_ALG_PS256,
+                                   "application/dpop+jwt", NULL, "GET",
+                                   "https://api.example/x", now, ath),
+                       now, NULL) == AC_DPOP_OK,
+       "EdDSA and PS256 proofs too, typ application/dpop+jwt too");
+    rfc = jwk_of(p, p384, NULL);
+    ok(dpop_verdict(p, good, now, ac_dpop_jwk_thumbprint(p, rfc))
+       == AC_DPOP_ERR_BINDING, "a token bound to another key is refused");
+    json_decref(rfc);
+    ok(dpop_verdict(p, proof_of(p, p256, AC_JOSE_ALG_ES256, "dpop+jwt", NULL,
+                                "POST", "https://api.example/x", now, ath),
+                    now, NULL) == AC_DPOP_ERR_HTM,
+       "a proof for another method is refused");
+    ok(dpop_verdict(p, proof_of(p, p256, AC_JOSE_ALG_ES256, "dpop+jwt", NULL,
+                                "GET", "https://api.example/y", now, ath),
+                    now, NULL) == AC_DPOP_ERR_HTU
+       && dpop_verdict(p, proof_of(p, p256, AC_JOSE_ALG_ES256, "dpop+jwt",
+                                   NULL, "GET", "http://api.example/x", now,
+                                   ath), now, NULL) == AC_DPOP_ERR_HTU,
+       "a proof for another path or scheme is refused");
+    ok(dpop_verdict(p, good, now + 66, NULL) == AC_DPOP_ERR_IAT
+       && dpop_verdict(p, good, now - 6, NULL) == AC_DPOP_ERR_IAT
+       && dpop_verdict(p, good, now + 64, NULL) == AC_DPOP_OK,
+       "a proof older than max_age + leeway, or from the future, is refused");
+    ok(dpop_verdict(p, proof_of(p, p256, AC_JOSE_ALG_ES256, "dpop+jwt", NULL,
+                                "GET", "https://api.example/x", now, ""),
+                    now, NULL) == AC_DPOP_ERR_ATH
+       && dpop_verdict(p, proof_of(p, p256, AC_JOSE_ALG_ES256, "dpop+jwt",
+                                   NULL, "GET", "https://api.example/x", now,
+                                   ",\"ath\":\"AAAA\""), now, NULL)
+          == AC_DPOP_ERR_ATH,
+       "a proof without ath, or for another token, is refused");
+    ok(dpop_parse(p, proof_of(p, p256, AC_JOSE_ALG_ES256, "jwt", NULL, "GET",
+                              "https://api.example/x", now, ath), &pr)
+       == AC_DPOP_ERR_TYP, "typ other than dpop+jwt is refused");
+    ok(dpop_parse(p, proof_of(p, p256, AC_JOSE_ALG_ES256, "dpop+jwt",
+                              "\"d\":\"AAAA\"", "GET",
+                              "https://api.example/x", now, ath), &pr)
+       == AC_DPOP_ERR_PRIVATE_KEY, "a jwk with a private member is refused");
+    ok(dpop_parse(p, sign_token(p, "{\"alg\":\"HS256\",\"typ\":\"dpop+jwt\","
+                                "\"jwk\":{\"kty\":\"oct\",\"k\":\"AAAA\"}}",
+                                "{\"jti\":\"1\",\"htm\":\"GET\",\"htu\":\"x\","
+                                "\"iat\":1}", AC_JOSE_ALG_HS256,
+                                &(signer){ NULL, hs_secret, 64, 0 }), &pr)
+       == AC_DPOP_ERR_ALG, "an HMAC proof is refused (asymmetric only)");
+    ok(dpop_parse(p, "eyJhbGciOiJub25lIiwidHlwIjoiZHBvcCtqd3QifQ.e30.", &pr)
+       == AC_DPOP_ERR_ALG, "alg none is refused");
+    {
+        /* signed by one key, with another key in the header */
+        signer s = { p384, NULL, 0, 0 };
+        const char *hdr = apr_psprintf(
+            p, "{\"alg\":\"ES256\",\"typ\":\"dpop+jwt\",\"jwk\":%s}",
+            dump(p, jwk_of(p, p256, NULL)));
+        const char *forged = sign_token(p, hdr, "{\"jti\":\"1\",\"htm\":"
+                                        "\"GET\",\"htu\":\"x\",\"iat\":1}",
+                                        AC_JOSE_ALG_ES256, &s);
+
+        ok(dpop_parse(p, forged, &pr) == AC_DPOP_ERR_SIGNATURE,
+           "a proof not signed by its own jwk is refused");
+    }
+    ok(dpop_parse(p, sign_token(p, apr_psprintf(p, "{\"alg\":\"ES256\","
+                                "\"typ\":\"dpop+jwt\",\"jwk\":%s}",
+                                dump(p, jwk_of(p, p256, NULL))),
+                                "{\"htm\":\"GET\",\"htu\":\"x\",\"iat\":1}",
+                                AC_JOSE_ALG_ES256,
+                                &(signer){ p256, NULL, 0, 0 }), &pr)
+       == AC_DPOP_ERR_CLAIMS, "a proof without jti is refused");
+
+    ok(url_is(p, "HTTPS://Api.Example:443", "https://api.example/")
+       && url_is(p, "http://a.example:80/b", "http://a.example/b")
+       && url_is(p, "http://a.example:8080/b", "http://a.example:8080/b"),
+       "URLs: scheme and host lowercased, default ports dropped, / for no "
+       "path");
+    ok(url_is(p, "https://a.example/%7euser/%2f%41?x#y",
+              "https://a.example/~user/%2FA")
+       && url_is(p, "https://a.example/a/./b/../c", "https://a.example/a/c"),
+       "URLs: percent-encodings normalised, dot segments removed, query and "
+       "fragment dropped");
+    ok(url_is(p, "https://u:pw@a.example/", NULL)
+       && url_is(p, "ftp://a.example/", NULL)
+       && url_is(p, "https://a.example/%zz", NULL)
+       && url_is(p, "https:///x", NULL)
+       && url_is(p, "https://a.example:99999/", NULL)
+       && url_is(p, "https://a.example/a b", NULL),
+       "URLs: user information, other schemes, bad escapes, no host, bad "
+       "ports and spaces are refused");
+
+    nonce = ac_dpop_nonce_make(p, secret, sizeof(secret), 1000);
+    ok(nonce != NULL && ac_dpop_nonce_valid(nonce, secret, sizeof(secret),
+                                            1000)
+       && ac_dpop_nonce_valid(nonce, secret, sizeof(secret), 1001),
+       "a nonce is valid in its time slot and the next");
+    ok(!ac_dpop_nonce_valid(nonce, secret, sizeof(secret), 1002)
+       && !ac_dpop_nonce_valid(nonce, secret, sizeof(secret), 999),
+       "and not later, nor before it was made");
+    secret[0] = 9;
+    ok(!ac_dpop_nonce_valid(nonce, secret, sizeof(secret), 1000)
+       && !ac_dpop_nonce_valid("short", secret, sizeof(secret), 1000)
+       && !ac_dpop_nonce_valid(NULL, secret, sizeof(secret), 1000),
+       "a nonce of another secret, or malformed, is not");
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -1704,7 +1919,7 @@ int main(void)
     }
 
     tap_plan(N_B64URL + N_NAMES + N_JWK + N_JWKS + N_ALGS + N_NEGATIVE
-             + N_SELECTION + N_TYP + N_CLAIMS + N_LIFETIME);
+             + N_SELECTION + N_TYP + N_CLAIMS + N_LIFETIME + N_DPOP);
     test_b64url(p);
     test_names(p);
     test_jwk(p);
@@ -1715,6 +1930,7 @@ int main(void)
     test_typ(p);
     test_claims(p);
     test_lifetime(p);
+    test_dpop(p);
 
     EVP_PKEY_free(rsa2048);
     EVP_PKEY_free(rsa1024);

@@ -1,0 +1,515 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+#include "ac_common.h"
+#include "ac_dpop.h"
+#include "ac_key.h"
+
+const char *ac_dpop_strerror(ac_dpop_status st)
+{
+    switch (st) {
+    case AC_DPOP_OK:
+        return "ok";
+    case AC_DPOP_ERR_JWS:
+        return "proof is not a signed JWT";
+    case AC_DPOP_ERR_TYP:
+        return "proof typ is not dpop+jwt";
+    case AC_DPOP_ERR_ALG:
+        return "proof algorithm not allowed";
+    case AC_DPOP_ERR_JWK:
+        return "proof jwk is not a usable public key";
+    case AC_DPOP_ERR_PRIVATE_KEY:
+        return "proof jwk holds a private key";
+    case AC_DPOP_ERR_SIGNATURE:
+        return "proof signature does not verify";
+    case AC_DPOP_ERR_CLAIMS:
+        return "proof lacks jti, htm, htu or iat";
+    case AC_DPOP_ERR_HTM:
+        return "proof is not for this method";
+    case AC_DPOP_ERR_HTU:
+        return "proof is not for this URL";
+    case AC_DPOP_ERR_IAT:
+        return "proof is too old or from the future";
+    case AC_DPOP_ERR_ATH:
+        return "proof is not for this access token";
+    case AC_DPOP_ERR_BINDING:
+        return "proof key is not the key the token is bound to";
+    case AC_DPOP_ERR_NONCE:
+        return "proof has no current nonce";
+    }
+    return "invalid proof";
+}
+
+/* --- the thumbprint and the token hash -------------------------------- */
+
+static const char *sha256_b64url(apr_pool_t *p, const void *data,
+                                 apr_size_t len)
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+
+    if (EVP_Digest(data, len, md, &n, ac_digest("SHA256"), NULL) != 1
+        || n != 32) {
+        return NULL;
+    }
+    return ac_b64url_encode(p, md, 32);
+}
+
+/* A member of the thumbprint: "name":"value", the value a string. */
+static const char *member(apr_pool_t *p, const json_t *jwk, const char *name)
+{
+    const json_t *v = json_object_get(jwk, name);
+
+    if (!json_is_string(v)) {
+        return NULL;
+    }
+    return apr_pstrcat(p, "\"", name, "\":",
+                       ac_json_stringn(p, json_string_value(v),
+                                       json_string_length(v)), NULL);
+}
+
+const char *ac_dpop_jwk_thumbprint(apr_pool_t *p, const json_t *jwk)
+{
+    /* RFC 7638 section 3.2: the required members only, in lexicographic
+     * order, no whitespace */
+    static const char *const rsa[] = { "e", "kty", "n", NULL };
+    static const char *const ec[] = { "crv", "kty", "x", "y", NULL };
+    static const char *const okp[] = { "crv", "kty", "x", NULL };
+    const json_t *kty = json_object_get(jwk, "kty");
+    const char *const *names;
+    const char *text = "{", *m;
+    int i;
+
+    if (!json_is_string(kty)) {
+        return NULL;
+    }
+    if (strcmp(json_string_value(kty), "RSA") == 0) {
+        names = rsa;
+    }
+    else if (strcmp(json_string_value(kty), "EC") == 0) {
+        names = ec;
+    }
+    else if (strcmp(json_string_value(kty), "OKP") == 0) {
+        names = okp;
+    }
+    else {
+        return NULL;
+    }
+    for (i = 0; names[i] != NULL; i++) {
+        if ((m = member(p, jwk, names[i])) == NULL) {
+            return NULL;
+        }
+        text = apr_pstrcat(p, text, i ? "," : "", m, NULL);
+    }
+    text = apr_pstrcat(p, text, "}", NULL);
+    return sha256_b64url(p, text, strlen(text));
+}
+
+const char *ac_dpop_token_hash(apr_pool_t *p, const char *token,
+                               apr_size_t len)
+{
+    return sha256_b64url(p, token, len);
+}
+
+/* --- parsing ------------------------------------------------------------ */
+
+static int typ_is_dpop(const char *typ)
+{
+    return typ != NULL && (strcasecmp(typ, "dpop+jwt") == 0
+                           || strcasecmp(typ, "application/dpop+jwt") == 0);
+}
+
+/* RFC 9449 section 4.3 point 7: the jwk holds no private key. */
+static int has_private_members(const json_t *jwk)
+{
+    static const char *const names[] = {
+        "d", "p", "q", "dp", "dq", "qi", "oth", "k", NULL
+    };
+    int i;
+
+    for (i = 0; names[i] != NULL; i++) {
+        if (json_object_get(jwk, names[i]) != NULL) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int optional_string(const json_t *claims, const char *name,
+                           const char **out)
+{
+    ac_jose_status st = ac_jose_claim_string(claims, name, out);
+
+    if (st == AC_JOSE_ERR_CLAIM_MISSING) {
+        *out = NULL;
+        return 1;
+    }
+    return st == AC_JOSE_OK;
+}
+
+ac_dpop_status ac_dpop_parse(apr_pool_t *p, const char *proof,
+                             apr_size_t len, unsigned int allowed_algs,
+                             ac_dpop_proof **out, ac_jose_status *why)
+{
+    ac_jose_jws *jws;
+    ac_jose_key *key;
+    ac_dpop_proof *pr;
+    const json_t *jwk, *kty;
+    ac_jose_status st;
+
+    *why = AC_JOSE_OK;
+    if (len > AC_DPOP_MAX_PROOF) {
+        *why = AC_JOSE_ERR_TOO_LARGE;
+        return AC_DPOP_ERR_JWS;
+    }
+    st = ac_jose_jws_parse(p, proof, len,
+                           allowed_algs & AC_JOSE_ALGS_ASYMMETRIC, &jws);
+    if (st == AC_JOSE_ERR_ALG_NONE || st == AC_JOSE_ERR_ALG_UNSUPPORTED
+        || st == AC_JOSE_ERR_ALG_NOT_ALLOWED) {
+        return AC_DPOP_ERR_ALG;
+    }
+    if (st != AC_JOSE_OK) {
+        *why = st;
+        return AC_DPOP_ERR_JWS;
+    }
+    if (!typ_is_dpop(jws->typ)) {
+        return AC_DPOP_ERR_TYP;
+    }
+    jwk = json_object_get(jws->header, "jwk");
+    if (!json_is_object(jwk)) {
+        return AC_DPOP_ERR_JWK;
+    }
+    if (has_private_members(jwk)) {
+        return AC_DPOP_ERR_PRIVATE_KEY;
+    }
+    kty = json_object_get(jwk, "kty");
+    if (!json_is_string(kty) || strcmp(json_string_value(kty), "oct") == 0
+        || ac_jose_jwk_parse(p, jwk, &key) != AC_JOSE_OK) {
+        return AC_DPOP_ERR_JWK;
+    }
+    pr = apr_pcalloc(p, sizeof(*pr));
+    if ((pr->jkt = ac_dpop_jwk_thumbprint(p, jwk)) == NULL) {
+        return AC_DPOP_ERR_JWK;
+    }
+    st = ac_jose_verify(key, jws->alg, jws->signing_input,
+                        jws->signing_input_len, jws->signature,
+                        jws->signature_len);
+    if (st == AC_JOSE_ERR_KEY_MISMATCH) {
+        return AC_DPOP_ERR_JWK;         /* e.g. ES256 with an RSA key */
+    }
+    if (st != AC_JOSE_OK) {
+        return AC_DPOP_ERR_SIGNATURE;
+    }
+    if (ac_jose_claim_string(jws->claims, "jti", &pr->jti) != AC_JOSE_OK
+        || *pr->jti == '\0' || strlen(pr->jti) > AC_DPOP_MAX_JTI
+        || ac_jose_claim_string(jws->claims, "htm", &pr->htm) != AC_JOSE_OK
+        || ac_jose_claim_string(jws->claims, "htu", &pr->htu) != AC_JOSE_OK
+        || ac_jose_claim_time(jws->claims, "iat", &pr->iat) != AC_JOSE_OK
+        || !optional_string(jws->claims, "ath", &pr->ath)
+        || !optional_string(jws->claims, "nonce", &pr->nonce)) {
+        return AC_DPOP_ERR_CLAIMS;
+    }
+    pr->alg = jws->alg;
+    pr->key = key;
+    *out = pr;
+    return AC_DPOP_OK;
+}
+
+/* --- checking --------------------------------------------------------- */
+
+static int same_text(const char *a, const char *b)
+{
+    apr_size_t n = strlen(a);
+
+    return n == strlen(b) && ac_ct_equal(a, b, n);
+}
+
+ac_dpop_status ac_dpop_check(apr_pool_t *p, const ac_dpop_proof *proof,
+                             const ac_dpop_expect *want)
+{
+    const char *htu, *url;
+
+    if (strcmp(proof->htm, want->method) != 0) {
+        return AC_DPOP_ERR_HTM;
+    }
+    htu = ac_dpop_url_normalize(p, proof->htu);
+    url = ac_dpop_url_normalize(p, want->url);
+    if (htu == NULL || url == NULL || strcmp(htu, url) != 0) {
+        return AC_DPOP_ERR_HTU;
+    }
+    if (proof->iat > want->now + want->leeway
+        || proof->iat < want->now - want->max_age - want->leeway) {
+        return AC_DPOP_ERR_IAT;
+    }
+    if (want->token != NULL) {
+        const char *ath = ac_dpop_token_hash(p, want->token,
+                                             want->token_len);
+
+        if (proof->ath == NULL || ath == NULL
+            || !same_text(proof->ath, ath)) {
+            return AC_DPOP_ERR_ATH;
+        }
+    }
+    if (want->jkt != NULL && !same_text(proof->jkt, want->jkt)) {
+        return AC_DPOP_ERR_BINDING;
+    }
+    return AC_DPOP_OK;
+}
+
+/* --- URLs ------------------------------------------------------------- */
+
+static int is_unreserved(unsigned char c)
+{
+    return apr_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* RFC 3986 section 3.3 pchar and "/": unreserved, pct-encoded (checked by
+ * the caller), sub-delims, ":" and "@" */
+static int is_path_char(unsigned char c)
+{
+    return is_unreserved(c) || c == '/' || c == '%' || c == ':' || c == '@'
+           || strchr("!$&'()*+,;=", c) != NULL;
+}
+
+static int hex_value(unsigned char c)
+{
+    return apr_isdigit(c) ? c - '0'
+           : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
+           : -1;
+}
+
+/* The path with its percent-encodings normalised, or NULL. */
+static char *normalize_escapes(apr_pool_t *p, const char *s, apr_size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = apr_palloc(p, len + 1), *o = out;
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int hi, lo;
+
+        if (!is_path_char(c)) {
+            return NULL;
+        }
+        if (c != '%') {
+            *o++ = (char)c;
+            continue;
+        }
+        if (i + 2 >= len) {
+            return NULL;
+        }
+        if ((hi = hex_value((unsigned char)s[i + 1])) < 0
+            || (lo = hex_value((unsigned char)s[i + 2])) < 0) {
+            return NULL;
+        }
+        c = (unsigned char)(hi * 16 + lo);
+        if (is_unreserved(c)) {
+            *o++ = (char)c;
+        }
+        else {
+            *o++ = '%';
+            *o++ = hex[hi];
+            *o++ = hex[lo];
+        }
+        i += 2;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* RFC 3986 section 5.2.4 on a path that starts with "/". */
+static char *remove_dot_segments(apr_pool_t *p, const char *in)
+{
+    char *out = apr_palloc(p, strlen(in) + 2);
+    apr_size_t n = 0;
+
+    while (*in != '\0') {
+        if (strncmp(in, "/./", 3) == 0) {
+            in += 2;
+        }
+        else if (strcmp(in, "/.") == 0) {
+            in = "/";
+        }
+        else if (strncmp(in, "/../", 4) == 0 || strcmp(in, "/..") == 0) {
+            in = in[3] == '\0' ? "/" : in + 3;
+            while (n > 0 && out[--n] != '/') {
+            }
+        }
+        else {
+            do {
+                out[n++] = *in++;
+            } while (*in != '\0' && *in != '/');
+        }
+    }
+    out[n] = '\0';
+    return n == 0 ? apr_pstrdup(p, "/") : out;
+}
+
+const char *ac_dpop_url_normalize(apr_pool_t *p, const char *url)
+{
+    const char *s, *host, *host_end, *port = NULL, *end;
+    char *path, *lower;
+    apr_size_t hlen, i;
+    long portnum = 0;
+    int https;
+
+    if (url == NULL) {
+        return NULL;
+    }
+    if (strncasecmp(url, "https://", 8) == 0) {
+        https = 1;
+        s = url + 8;
+    }
+    else if (strncasecmp(url, "http://", 7) == 0) {
+        https = 0;
+        s = url + 7;
+    }
+    else {
+        return NULL;
+    }
+    end = s + strcspn(s, "/?#");
+    host = s;
+    if (memchr(host, '@', (apr_size_t)(end - host)) != NULL) {
+        return NULL;                    /* no user information */
+    }
+    if (*host == '[') {
+        host_end = memchr(host, ']', (apr_size_t)(end - host));
+        if (host_end == NULL) {
+            return NULL;
+        }
+        host_end++;
+        if (host_end < end && *host_end != ':') {
+            return NULL;
+        }
+    }
+    else {
+        host_end = memchr(host, ':', (apr_size_t)(end - host));
+        if (host_end == NULL) {
+            host_end = end;
+        }
+    }
+    if (host_end < end) {
+        char *digits_end;
+
+        port = host_end + 1;
+        if (port == end) {
+            port = NULL;                /* "host:" is the default port */
+        }
+        else {
+            for (i = 0; port + i < end; i++) {
+                if (!apr_isdigit(port[i]) || i >= 5) {
+                    return NULL;
+                }
+            }
+            portnum = strtol(port, &digits_end, 10);
+            if (portnum > 65535) {
+                return NULL;
+            }
+        }
+    }
+    hlen = (apr_size_t)(host_end - host);
+    if (hlen == 0) {
+        return NULL;
+    }
+    lower = apr_pstrmemdup(p, host, hlen);
+    for (i = 0; i < hlen; i++) {
+        unsigned char c = (unsigned char)lower[i];
+
+        if (!(is_unreserved(c) || c == '[' || c == ']' || c == ':')) {
+            return NULL;
+        }
+        lower[i] = (char)apr_tolower(c);
+    }
+    s = end;
+    end = s + strcspn(s, "?#");
+    path = normalize_escapes(p, s, (apr_size_t)(end - s));
+    if (path == NULL) {
+        return NULL;
+    }
+    path = *path == '\0' ? apr_pstrdup(p, "/") : remove_dot_segments(p, path);
+    if (port != NULL && portnum != (https ? 443 : 80)) {
+        return apr_psprintf(p, "%s://%s:%ld%s", https ? "https" : "http",
+                            lower, portnum, path);
+    }
+    return apr_pstrcat(p, https ? "https://" : "http://", lower, path, NULL);
+}
+
+/* --- nonces ------------------------------------------------------------- */
+
+#define NONCE_MAC 16
+
+/* slot (8 bytes, big-endian) then the first NONCE_MAC bytes of
+ * HMAC-SHA256(secret, slot) */
+static int nonce_bytes(const unsigned char *secret, apr_size_t secret_len,
+                       apr_int64_t slot, unsigned char out[8 + NONCE_MAC])
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    ac_be64_put(out, (apr_uint64_t)slot);
+    if (HMAC(EVP_sha256(), secret, (int)secret_len, out, 8, mac, &n) == NULL
+        || n < NONCE_MAC) {
+        return 0;
+    }
+    memcpy(out + 8, mac, NONCE_MAC);
+    return 1;
+}
+
+const char *ac_dpop_nonce_make(apr_pool_t *p, const unsigned char *secret,
+                               apr_size_t secret_len, apr_int64_t slot)
+{
+    unsigned char b[8 + NONCE_MAC];
+
+    if (!nonce_bytes(secret, secret_len, slot, b)) {
+        return NULL;
+    }
+    return ac_b64url_encode(p, b, sizeof(b));
+}
+
+int ac_dpop_nonce_valid(const char *nonce, const unsigned char *secret,
+                        apr_size_t secret_len, apr_int64_t slot)
+{
+    unsigned char want[8 + NONCE_MAC];
+    char buf[8 + NONCE_MAC + 1];
+    apr_int64_t made;
+    apr_size_t i, len;
+    int v;
+
+    /* decoded by hand into a fixed buffer: no pool needed */
+    if (nonce == NULL || strlen(nonce) != 32) {
+        return 0;
+    }
+    for (i = 0, len = 0; i < 32; i += 4) {
+        apr_uint32_t bits = 0;
+        int j;
+
+        for (j = 0; j < 4; j++) {
+            unsigned char c = (unsigned char)nonce[i + j];
+
+            v = apr_isupper(c) ? c - 'A' : apr_islower(c) ? c - 'a' + 26
+                : apr_isdigit(c) ? c - '0' + 52 : c == '-' ? 62
+                : c == '_' ? 63 : -1;
+            if (v < 0) {
+                return 0;
+            }
+            bits = (bits << 6) | (apr_uint32_t)v;
+        }
+        buf[len++] = (char)(bits >> 16);
+        buf[len++] = (char)(bits >> 8);
+        buf[len++] = (char)bits;
+    }
+    made = (apr_int64_t)ac_be64_get((const unsigned char *)buf);
+    if ((made != slot && made != slot - 1)
+        || !nonce_bytes(secret, secret_len, made, want)) {
+        return 0;
+    }
+    return ac_ct_equal(buf + 8, want + 8, NONCE_MAC);
+}
