@@ -26,6 +26,12 @@ typedef struct ac_pg_pool ac_pg_pool;
 typedef enum {
     AC_PG_OK = 0,       /* the statement ran: *res is its result */
     AC_PG_UNAVAILABLE,  /* no connection, timeout, or the statement failed */
+    AC_PG_REFUSED       /* the database answered, but refuses the statement
+                         * as written: a table, a column or a privilege it
+                         * needs is missing (SQLSTATE class 42).  A
+                         * configuration error, not an outage: logged as
+                         * one, naming `what`, never as "database
+                         * unavailable"; *res is NULL */
 } ac_pg_status;
 
 /* The pool of this child process for `conninfo` (a libpq keyword string
