@@ -33,6 +33,11 @@
 /* SQLSTATE read_only_sql_transaction: a write reached a standby. */
 #define AC_PG_READ_ONLY_SQLSTATE "25006"
 
+/* SQLSTATE feature_not_supported, which a prepared statement answers for
+ * good ("cached plan must not change result type") once a migration has
+ * changed the type of a column it returns. */
+#define AC_PG_STALE_PLAN_SQLSTATE "0A000"
+
 /* SQLSTATE class 42, syntax error or access rule violation: an undefined
  * table or column, a missing privilege.  The statement can never run
  * against the database as it is: the configuration's error. */
@@ -503,9 +508,13 @@ static PGresult *run_on(ac_pg_pool *pool, ac_pg_conn *c, apr_pool_t *p,
         *err = statement_error(p, res, refused);
         /* A write on a standby (a promoted server demoted again, or
          * default_transaction_read_only): drop the connection, so that
-         * the next attempt looks for the primary afresh. */
+         * the next attempt looks for the primary afresh.  A plan made
+         * stale by a migration: drop it with its connection, so that a
+         * fresh one prepares the statement anew. */
         *conn_ok = PQstatus(c->conn) == CONNECTION_OK
-                   && !(state && strcmp(state, AC_PG_READ_ONLY_SQLSTATE) == 0);
+                   && !(state && strcmp(state, AC_PG_READ_ONLY_SQLSTATE) == 0)
+                   && !(state
+                        && strcmp(state, AC_PG_STALE_PLAN_SQLSTATE) == 0);
         PQclear(res);
         return NULL;
     }
