@@ -602,6 +602,22 @@ ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
     return AC_PG_OK;
 }
 
+int ac_pg_row_of(const PGresult *res, int col, const char *secret,
+                 apr_size_t len)
+{
+    int row, found = -1;
+
+    for (row = 0; row < PQntuples(res); row++) {
+        const char *v = PQgetvalue(res, row, col);
+
+        if (!PQgetisnull(res, row, col) && strlen(v) == len
+            && ac_ct_equal(v, secret, len)) {
+            found = row;
+        }
+    }
+    return found;
+}
+
 /* ----------------------------------------------------------------------
  * Lookups batched across the threads of a child
  *
@@ -1055,4 +1071,74 @@ int ac_pg_listener_close(ac_pg_listener *l)
     }
     apr_thread_mutex_unlock(l->lock);
     return was;
+}
+
+/* ----------------------------------------------------------------------
+ * A connection for a check at start-up
+ */
+
+struct ac_pg_probe {
+    PGconn *conn;
+    apr_pool_t *pool;
+    apr_time_t deadline;
+};
+
+static apr_status_t close_probe(void *data)
+{
+    ac_pg_probe *probe = data;
+
+    PQfinish(probe->conn);
+    return APR_SUCCESS;
+}
+
+ac_pg_status ac_pg_probe_open(apr_pool_t *p, const char *conninfo,
+                              apr_interval_time_t timeout,
+                              ac_pg_probe **out, const char **err)
+{
+    ac_pg_probe *probe = apr_pcalloc(p, sizeof(*probe));
+    PGconn *conn;
+
+    *out = NULL;
+    *err = NULL;
+    probe->deadline = apr_time_now() + timeout;
+    conn = connect_by(conninfo, probe->deadline, err);
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        *err = first_line(p, *err ? *err : "connection failed");
+        PQfinish(conn);
+        return AC_PG_UNAVAILABLE;
+    }
+    probe->conn = conn;
+    probe->pool = p;
+    apr_pool_cleanup_register(p, probe, close_probe, apr_pool_cleanup_null);
+    *out = probe;
+    return AC_PG_OK;
+}
+
+ac_pg_status ac_pg_probe_query(ac_pg_probe *probe, const char *sql,
+                               int nparams, const char *const *params,
+                               PGresult **res, const char **err)
+{
+    int refused = 0;
+
+    *res = NULL;
+    *err = NULL;
+    if (!PQsendQueryParams(probe->conn, sql, nparams, NULL, params, NULL,
+                           NULL, 0)) {
+        *err = first_line(probe->pool, PQerrorMessage(probe->conn));
+        return AC_PG_UNAVAILABLE;
+    }
+    *res = result_by(probe->conn, probe->deadline, err);
+    if (*res == NULL) {
+        *err = first_line(probe->pool, *err);
+        return AC_PG_UNAVAILABLE;
+    }
+    apr_pool_cleanup_register(probe->pool, *res, clear_result,
+                              apr_pool_cleanup_null);
+    if (PQresultStatus(*res) != PGRES_TUPLES_OK
+        && PQresultStatus(*res) != PGRES_COMMAND_OK) {
+        *err = statement_error(probe->pool, *res, &refused);
+        *res = NULL;
+        return refused ? AC_PG_REFUSED : AC_PG_UNAVAILABLE;
+    }
+    return AC_PG_OK;
 }

@@ -83,9 +83,34 @@ ac_pg_status ac_pg_batch_query(ac_pg_batch *b, server_rec *s, apr_pool_t *p,
                                const char *what, const char *key,
                                PGresult **res);
 
+/* The row of a lookup's result whose column `col` holds `secret` (`len`
+ * bytes), or -1: every row is compared, each in constant time, so that
+ * the time taken tells nothing of the secret nor of which row matched. */
+int ac_pg_row_of(const PGresult *res, int col, const char *secret,
+                 apr_size_t len);
+
 /* Check a conninfo string at configuration time; NULL if it parses, else
  * libpq's message. */
 const char *ac_pg_check_conninfo(apr_pool_t *p, const char *conninfo);
+
+/* A connection of its own, outside the pools, for a check at start-up
+ * (it needs no ac_pg_child_init): connecting and every statement share
+ * one deadline, `timeout` after ac_pg_probe_open.  Nothing is logged:
+ * the caller says what the answers mean. */
+typedef struct ac_pg_probe ac_pg_probe;
+
+/* Connect; AC_PG_OK with *probe (closed with `p`), or AC_PG_UNAVAILABLE
+ * with *err (libpq's first line). */
+ac_pg_status ac_pg_probe_open(apr_pool_t *p, const char *conninfo,
+                              apr_interval_time_t timeout,
+                              ac_pg_probe **probe, const char **err);
+
+/* Run `sql` with `nparams` text parameters: AC_PG_OK with *res (cleared
+ * with the probe's pool), AC_PG_REFUSED with *err (the server's message
+ * and SQLSTATE), or AC_PG_UNAVAILABLE with *err. */
+ac_pg_status ac_pg_probe_query(ac_pg_probe *probe, const char *sql,
+                               int nparams, const char *const *params,
+                               PGresult **res, const char **err);
 
 /* A LISTEN connection of its own (not from the pool), for one thread that
  * calls ac_pg_listener_run() over and over (a mod_watchdog callback).  It
