@@ -5,9 +5,10 @@
 # rows with the token alone), their layout detected (AuthOAuth2DBSchema
 # dot) or written (dot1, dot3); rows inserted here as the toolkit writes
 # them, looked up by httpd.  A layout that does not fit is a configuration
-# error at request time (503, logged as such with the directive's
-# file:line, never as an outage); the tables migrated under the running
-# server; and a database that cannot be reached (503).  Recovery after PostgreSQL restarts is the shared pool's
+# error: at start-up (`httpd -t`, a start), and at request time (503,
+# logged as such with the directive's file:line, never as an outage); the
+# tables migrated under the running server; and a database that cannot be
+# reached (503).  Recovery after PostgreSQL restarts is the shared pool's
 # (modules/common/ac_pg), proven by t/token_outage.t; stopping the server
 # here would also break the pooled mod_dbd connections of the tests that
 # run after this one.
@@ -20,12 +21,13 @@ use Apache::Test;
 use Apache::TestRequest;
 use Apache::TestUtil;
 use Crypt::PRNG ();
+use File::Temp qw(tempdir);
 use JSON::PP ();
 use Time::HiRes qw(time sleep);
 use ChainTest;
 use OAuth2Test;
 
-plan tests => 33;
+plan tests => 41;
 
 # A token as oauthlib generates them: 30 letters and digits.
 sub new_token { return Crypt::PRNG::random_string(30) }
@@ -256,6 +258,80 @@ ok t_cmp([$log =~ /$want/ ? 1 : 0,
 psql('ALTER TABLE dot1.oauth2_provider_accesstoken RENAME COLUMN scope_renamed TO scope');
 ok t_cmp(answer('/dot1/env', $token), [200, 'dot1alice'],
          'answered again as soon as the column is back, without a restart');
+
+# --- the start-up check (httpd -t, and a start) ----------------------------------
+
+my $httpd = Apache::Test::vars('httpd');
+my $dir = tempdir(CLEANUP => 1);
+my $port = free_port();
+my $dot1_db = test_db() . ' options=-csearch_path=dot1';
+
+# A configuration of its own: AuthOAuth2DB "$conninfo" (and
+# AuthOAuth2DBSchema $schema) for /api.  Returns its file.
+sub db_conf {
+    my ($conninfo, $schema) = @_;
+    return api_conf(
+        dir => $dir, port => $port,
+        ours => [[authn_oauth2 => 'modules/oauth2/.libs/mod_authn_oauth2.so']],
+        location => "    AuthChain oauth2\n    AuthOAuth2DB \"$conninfo\""
+                    . ($schema ? "\n    AuthOAuth2DBSchema $schema" : ''));
+}
+
+# `httpd -t`: [failed (0/1), what it said].
+sub config_test {
+    my $conf = db_conf(@_);
+    my $out = `$httpd -t -f $conf 2>&1`;
+    return [$? == 0 ? 0 : 1, $out];
+}
+
+ok t_cmp(config_test($dot1_db),
+         [0, qr/AuthOAuth2DB\sat\s\S+:\d+:\sdjango-oauth-toolkit\s1\.x\/2\.x\s
+                \(without\stoken_checksum\)\stables.*Syntax\sOK/sx],
+         'httpd -t: the 1.x tables pass the start-up check, their layout '
+         . 'named');
+ok t_cmp(config_test(test_db(), 'dot3'),
+         [0, qr/django-oauth-toolkit 3\.x \(with token_checksum\) tables/],
+         'httpd -t: AuthOAuth2DBSchema dot3 on the 3.x tables passes');
+ok t_cmp(config_test($dot1_db, 'dot3'),
+         [1, qr/configuration\serror:\sAuthOAuth2DBSchema\sdot3\sat\s\S+:\d+\s
+                does\snot\sfit\sthe\stables\sof\sAuthOAuth2DB\sat\s\S+:\d+:\s
+                they\sare\sdjango-oauth-toolkit\s1\.x\/2\.x/x],
+         'httpd -t: AuthOAuth2DBSchema dot3 on the 1.x tables stops httpd, '
+         . 'naming both directives');
+ok t_cmp(config_test(test_db(), 'dot1'),
+         [1, qr/AuthOAuth2DBSchema\sdot1\s.*\sdoes\snot\sfit\s.*\sthey\sare\s
+                django-oauth-toolkit\s3\.x/x],
+         'httpd -t: AuthOAuth2DBSchema dot1 on the 3.x tables stops httpd');
+ok t_cmp(config_test(test_db() . ' options=-csearch_path=nosuch'),
+         [1, qr/AuthOAuth2DB at \S+:\d+: no table oauth2_provider_accesstoken/],
+         'httpd -t: a database without django-oauth-toolkit\'s tables stops '
+         . 'httpd');
+psql('DROP SCHEMA IF EXISTS dot_half CASCADE; CREATE SCHEMA dot_half;
+      CREATE TABLE dot_half.oauth2_provider_accesstoken
+          (LIKE dot1.oauth2_provider_accesstoken)');
+ok t_cmp(config_test(test_db() . ' options=-csearch_path=dot_half'),
+         [1, qr/the\sdatabase\srefuses\sthe\slookup\sof\s
+                django-oauth-toolkit's\stokens:\srelation\s"auth_user"\s
+                does\snot\sexist/x],
+         'httpd -t: a table missing beside the access token table stops '
+         . 'httpd, naming it');
+psql('DROP SCHEMA dot_half CASCADE');
+ok t_cmp(config_test("host=$dir/no-such-socket-dir dbname=nothing", 'dot3'),
+         [0, qr/cannot check its tables now.*Syntax OK/s],
+         'httpd -t: a database that cannot be reached does not stop httpd '
+         . '(a warning)');
+{
+    my $conf = db_conf($dot1_db, 'dot3');
+    my $out = `$httpd -k start -f $conf 2>&1`;
+    my $rc = $?;
+    sleep 0.5;
+    my $running = -e "$dir/httpd.pid";
+    system($httpd, '-k', 'stop', '-f', $conf) if $running;
+    ok t_cmp([$rc == 0 ? 0 : 1, $running ? 1 : 0, $out],
+             [1, 0, qr/does not fit the tables/],
+             'a start (httpd -k start) with a layout that does not fit fails, '
+             . 'saying why');
+}
 
 # --- the tables migrated under the running server -------------------------------
 # As django-oauth-toolkit 3.0's migration 0012_add_token_checksum does, and

@@ -131,6 +131,9 @@ typedef struct {
     apr_uint32_t since;             /* when it was detected, epoch seconds */
 } dot_detected;
 
+/* The start-up check gives a database this long at most. */
+#define DB_CHECK_TIMEOUT apr_time_from_sec(5)
+
 /* One generation of keys fetched from a JWK Set URL.  Requests hold a
  * reference while they verify with it; a replaced generation is freed by
  * the last one to let go. */
@@ -2078,6 +2081,140 @@ static int oauth2_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* --- the start-up check: the tables of each AuthOAuth2DB ----------------- */
+
+/* Whether the tables of `conf`'s database fit the lookups: NULL when they
+ * do, or when the database cannot be reached now (a warning: requests
+ * answer 503 until it can, and each lookup finds out); else the error
+ * that stops httpd. */
+static const char *check_db(apr_pool_t *p, server_rec *s,
+                            const oauth2_dir_conf *conf)
+{
+    const char *what = db_named(p, conf), *err, *empty = "{}";
+    apr_interval_time_t timeout = conf->db_timeout < DB_CHECK_TIMEOUT
+                                  ? conf->db_timeout : DB_CHECK_TIMEOUT;
+    oauth2_schema found = SCHEMA_DOT;
+    ac_pg_probe *probe;
+    ac_pg_status st;
+    PGresult *res;
+
+    st = ac_pg_probe_open(p, conf->db, timeout, &probe, &err);
+    if (st == AC_PG_OK) {
+        st = ac_pg_probe_query(probe, dot_detect_sql, 0, NULL, &res, &err);
+    }
+    if (st == AC_PG_OK && PQntuples(res) == 0) {
+        return apr_psprintf(p, "%s: no table oauth2_provider_accesstoken "
+                            "where the connection's search_path looks: "
+                            "these are not django-oauth-toolkit's tables",
+                            what);
+    }
+    if (st == AC_PG_OK) {
+        found = is_true(PQgetvalue(res, 0, 0)) ? SCHEMA_DOT3 : SCHEMA_DOT1;
+        if (conf->schema != SCHEMA_DOT && conf->schema != found) {
+            return apr_psprintf(p, "AuthOAuth2DBSchema %s at %s:%d does not "
+                                "fit the tables of %s: they are "
+                                "django-oauth-toolkit %s tables; write "
+                                "AuthOAuth2DBSchema %s, or dot to have the "
+                                "layout detected",
+                                conf->schema == SCHEMA_DOT3 ? "dot3" : "dot1",
+                                conf->schema_at.file, conf->schema_at.line,
+                                what, layout_name(found),
+                                found == SCHEMA_DOT3 ? "dot3" : "dot1");
+        }
+        /* the lookup itself, of no token: every table, column and
+         * privilege it needs */
+        st = ac_pg_probe_query(probe, found == SCHEMA_DOT3 ? dot3_sql
+                                                           : dot1_sql,
+                               1, &empty, &res, &err);
+    }
+    if (st == AC_PG_REFUSED) {
+        return apr_psprintf(p, "%s: the database refuses the lookup of "
+                            "django-oauth-toolkit's tokens: %s", what, err);
+    }
+    if (st != AC_PG_OK) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AC_LOGNO(0543)
+                     "%s: cannot check its tables now (%s): each lookup "
+                     "will, answering 503 while the database cannot",
+                     what, err);
+        return NULL;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AC_LOGNO(0544)
+                 "%s: django-oauth-toolkit %s tables", what,
+                 layout_name(found));
+    return NULL;
+}
+
+/* Check `conf` (a section merged over its server's settings) unless its
+ * database and schema were checked already; counts the errors. */
+static void check_db_once(apr_pool_t *p, server_rec *s, apr_hash_t *seen,
+                          const oauth2_dir_conf *conf, int *errors)
+{
+    const char *key, *err;
+
+    if (conf == NULL || conf->db == NULL) {
+        return;
+    }
+    key = apr_psprintf(p, "%d %s", (int)conf->schema, conf->db);
+    if (apr_hash_get(seen, key, APR_HASH_KEY_STRING) != NULL) {
+        return;
+    }
+    apr_hash_set(seen, key, APR_HASH_KEY_STRING, key);
+    if ((err = check_db(p, s, conf)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0542)
+                     "configuration error: %s", err);
+        ++*errors;
+    }
+}
+
+static void check_sections_db(apr_pool_t *p, server_rec *s,
+                              apr_hash_t *seen, apr_array_header_t *secs,
+                              const oauth2_dir_conf *base, int *errors)
+{
+    int i;
+
+    for (i = 0; secs != NULL && i < secs->nelts; i++) {
+        const oauth2_dir_conf *c = ap_get_module_config(
+            APR_ARRAY_IDX(secs, i, ap_conf_vector_t *), &authn_oauth2_module);
+
+        if (c != NULL && (c->db_set || c->schema_set)) {
+            check_db_once(p, s, seen,
+                          merge_oauth2_dir_config(p, (void *)base, (void *)c),
+                          errors);
+        }
+    }
+}
+
+/* check_config: the tables of every AuthOAuth2DB, where the database can
+ * be reached within DB_CHECK_TIMEOUT; a layout that the lookups cannot
+ * use stops httpd (a configuration error, which no request could get
+ * past).  Each server's settings, and each <Location>/<Directory> merged
+ * over them.  Made at a configuration test (httpd -t), at a start's first
+ * reading of the configuration (whose failure the command that starts
+ * httpd sees), and at each restart; not at a start's second reading. */
+static int oauth2_check_db(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *main_s)
+{
+    apr_hash_t *seen = apr_hash_make(ptemp);
+    server_rec *s;
+    int errors = 0;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG
+        && ap_state_query(AP_SQ_CONFIG_GEN) == 1) {
+        return OK;
+    }
+    for (s = main_s; s != NULL; s = s->next) {
+        core_server_config *sconf =
+            ap_get_core_module_config(s->module_config);
+        const oauth2_dir_conf *base = ap_get_module_config(
+            s->lookup_defaults, &authn_oauth2_module);
+
+        check_db_once(ptemp, s, seen, base, &errors);
+        check_sections_db(ptemp, s, seen, sconf->sec_url, base, &errors);
+        check_sections_db(ptemp, s, seen, sconf->sec_dir, base, &errors);
+    }
+    return errors == 0 ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
+
 /* post_config: libcurl's global set-up and the
  * shared cache (AuthOAuth2Cache, default shmcb; `AuthOAuth2CacheTTL 0` is
  * the way to run without it). */
@@ -2122,6 +2259,7 @@ static void register_hooks(apr_pool_t *p)
     AC_LOG_MODULE(authn_oauth2);
     ap_hook_pre_config(oauth2_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(oauth2_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(oauth2_check_db, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(oauth2_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(oauth2_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(oauth2_retrieve_functions, NULL, NULL,
