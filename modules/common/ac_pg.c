@@ -602,22 +602,6 @@ ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
     return AC_PG_OK;
 }
 
-int ac_pg_row_of(const PGresult *res, int col, const char *secret,
-                 apr_size_t len)
-{
-    int row, found = -1;
-
-    for (row = 0; row < PQntuples(res); row++) {
-        const char *v = PQgetvalue(res, row, col);
-
-        if (!PQgetisnull(res, row, col) && strlen(v) == len
-            && ac_ct_equal(v, secret, len)) {
-            found = row;
-        }
-    }
-    return found;
-}
-
 /* ----------------------------------------------------------------------
  * Lookups batched across the threads of a child
  *

@@ -78,16 +78,10 @@ ac_pg_batch *ac_pg_batch_get(ac_pg_pool *pool, const char *sql);
 /* Look `key` up.  On AC_PG_OK, *res is the statement's whole result,
  * shared with the other requests of the statement and read-only: the rows
  * of every key asked, in any order; the caller picks its own by their
- * content.  It is released with `p`. */
+ * content (ac_sql_row_of).  It is released with `p`. */
 ac_pg_status ac_pg_batch_query(ac_pg_batch *b, server_rec *s, apr_pool_t *p,
                                const char *what, const char *key,
                                PGresult **res);
-
-/* The row of a lookup's result whose column `col` holds `secret` (`len`
- * bytes), or -1: every row is compared, each in constant time, so that
- * the time taken tells nothing of the secret nor of which row matched. */
-int ac_pg_row_of(const PGresult *res, int col, const char *secret,
-                 apr_size_t len);
 
 /* Check a conninfo string at configuration time; NULL if it parses, else
  * libpq's message. */

@@ -86,7 +86,8 @@ typedef enum {
  * (ac_pg_batch).  3.x: by their checksums; each request picks its row by
  * the checksum, in constant time.  1.x and 2.x store nothing but the
  * token: by the token itself, and each request picks its row by the
- * token, in constant time.  Expiry and activity are judged in C. */
+ * token, in constant time (ac_sql_row_of).  Expiry and activity are judged
+ * in C. */
 static const char dot3_sql[] =
     "SELECT u.username, u.is_active, a.client_id, t.scope,"
     " date_part('epoch', t.expires)::bigint, t.id::text, t.token_checksum"
@@ -1439,7 +1440,7 @@ static ac_pg_status lookup_dot(request_rec *r, const oauth2_dir_conf *conf,
                            res);
     if (st == AC_PG_OK) {
         /* the rows of the other tokens of the batch: each is compared */
-        *row = ac_pg_row_of(*res, DOT_KEY_COLUMN, key, keylen);
+        *row = ac_sql_row_of(*res, DOT_KEY_COLUMN, key, keylen);
     }
     return st;
 }
