@@ -31,14 +31,10 @@ sub write_file {
 
 sub write_conf {
     my ($location, $server) = @_;
-    return write_file('httpd.conf', httpd_config(
-        dir => $dir, port => $port,
-        stock => [qw(mpm_prefork authn_core authz_core authz_user socache_shmcb)],
-        ours => [[auth_chain => 'modules/chain/.libs/mod_auth_chain.so'],
-                 [authn_oauth2 => 'modules/oauth2/.libs/mod_authn_oauth2.so']],
-        body => ($server // '') . "\n<Location /api>\n    AuthType Chain\n"
-                . "    AuthName \"api\"\n    AuthChain oauth2\n$location\n"
-                . "    Require valid-user\n</Location>\n"));
+    return api_conf(
+        dir => $dir, port => $port, server => $server,
+        ours => [[authn_oauth2 => 'modules/oauth2/.libs/mod_authn_oauth2.so']],
+        location => "    AuthChain oauth2\n$location");
 }
 
 # What httpd says of the configuration: `httpd -t`, and when that passes,

@@ -703,3 +703,19 @@ const char *ac_sql_array_literal(apr_pool_t *p, const char *const *strs,
     *o = '\0';
     return out;
 }
+
+int ac_sql_row_of(const PGresult *res, int col, const char *secret,
+                  apr_size_t len)
+{
+    int row, found = -1;
+
+    for (row = 0; row < PQntuples(res); row++) {
+        const char *v = PQgetvalue(res, row, col);
+
+        if (!PQgetisnull(res, row, col) && strlen(v) == len
+            && ac_ct_equal(v, secret, len)) {
+            found = row;
+        }
+    }
+    return found;
+}

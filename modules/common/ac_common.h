@@ -167,4 +167,12 @@ const char *ac_write_conninfo(apr_pool_t *p, const char *conninfo);
 const char *ac_sql_array_literal(apr_pool_t *p, const char *const *strs,
                                  int n);
 
+/* The row of a batched lookup's result (a libpq PGresult) whose column
+ * `col` holds `secret` (`len` bytes), or -1: every row is compared, each
+ * in constant time, so that the time taken tells nothing of the secret
+ * nor of which row matched.  NULLs never match. */
+struct pg_result;
+int ac_sql_row_of(const struct pg_result *res, int col, const char *secret,
+                  apr_size_t len);
+
 #endif /* AC_COMMON_H */

@@ -33,6 +33,16 @@
 /* SQLSTATE read_only_sql_transaction: a write reached a standby. */
 #define AC_PG_READ_ONLY_SQLSTATE "25006"
 
+/* SQLSTATE feature_not_supported, which a prepared statement answers for
+ * good ("cached plan must not change result type") once a migration has
+ * changed the type of a column it returns. */
+#define AC_PG_STALE_PLAN_SQLSTATE "0A000"
+
+/* SQLSTATE class 42, syntax error or access rule violation: an undefined
+ * table or column, a missing privilege.  The statement can never run
+ * against the database as it is: the configuration's error. */
+#define AC_PG_REFUSED_CLASS "42"
+
 /* The OID of `text`: every parameter is sent as text. */
 #define AC_PG_TEXTOID 25
 
@@ -65,6 +75,7 @@ static apr_hash_t *registry;
 static apr_hash_t *writers;     /* read conninfo -> write conninfo or "" */
 
 static void close_conn(ac_pg_conn *c);
+static const char *first_line(apr_pool_t *p, const char *msg);
 
 /* At child exit: close the idle connections of every pool. */
 static apr_status_t close_all(void *unused)
@@ -420,13 +431,30 @@ static void note_health(ac_pg_pool *pool, server_rec *s, const char *what,
     }
 }
 
+/* The error of a statement's result, on one line: the server's message
+ * and its SQLSTATE.  *refused tells whether the database refuses the
+ * statement as written (AC_PG_REFUSED_CLASS). */
+static const char *statement_error(apr_pool_t *p, const PGresult *res,
+                                   int *refused)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+    *refused = state != NULL && strncmp(state, AC_PG_REFUSED_CLASS, 2) == 0;
+    if (msg == NULL) {
+        return first_line(p, PQresultErrorMessage(res));
+    }
+    return apr_psprintf(p, "%s (SQLSTATE %s)", msg, state ? state : "?");
+}
+
 /* Prepare (once per connection) and run the statement on one connection.
- * Returns the result, or NULL with *err set and *conn_ok telling whether
- * the connection itself survived. */
+ * Returns the result, or NULL with *err set, *conn_ok telling whether
+ * the connection itself survived and *refused whether the database
+ * refused the statement (statement_error). */
 static PGresult *run_on(ac_pg_pool *pool, ac_pg_conn *c, apr_pool_t *p,
                         apr_time_t deadline, const char *sql, int nparams,
                         const char *const *params, const char **err,
-                        int *conn_ok)
+                        int *conn_ok, int *refused)
 {
     const char *name = apr_hash_get(c->prepared, sql, APR_HASH_KEY_STRING);
     Oid types[16];
@@ -434,6 +462,7 @@ static PGresult *run_on(ac_pg_pool *pool, ac_pg_conn *c, apr_pool_t *p,
     int i;
 
     *conn_ok = 0;
+    *refused = 0;
     if (nparams > 16) {
         *err = "too many parameters";
         *conn_ok = 1;
@@ -455,7 +484,7 @@ static PGresult *run_on(ac_pg_pool *pool, ac_pg_conn *c, apr_pool_t *p,
             return NULL;
         }
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            *err = apr_pstrdup(p, PQresultErrorMessage(res));
+            *err = statement_error(p, res, refused);
             *conn_ok = PQstatus(c->conn) == CONNECTION_OK;
             PQclear(res);
             return NULL;
@@ -476,12 +505,16 @@ static PGresult *run_on(ac_pg_pool *pool, ac_pg_conn *c, apr_pool_t *p,
         && PQresultStatus(res) != PGRES_COMMAND_OK) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
-        *err = apr_pstrdup(p, PQresultErrorMessage(res));
+        *err = statement_error(p, res, refused);
         /* A write on a standby (a promoted server demoted again, or
          * default_transaction_read_only): drop the connection, so that
-         * the next attempt looks for the primary afresh. */
+         * the next attempt looks for the primary afresh.  A plan made
+         * stale by a migration: drop it with its connection, so that a
+         * fresh one prepares the statement anew. */
         *conn_ok = PQstatus(c->conn) == CONNECTION_OK
-                   && !(state && strcmp(state, AC_PG_READ_ONLY_SQLSTATE) == 0);
+                   && !(state && strcmp(state, AC_PG_READ_ONLY_SQLSTATE) == 0)
+                   && !(state
+                        && strcmp(state, AC_PG_STALE_PLAN_SQLSTATE) == 0);
         PQclear(res);
         return NULL;
     }
@@ -497,10 +530,12 @@ static apr_status_t clear_result(void *res)
 
 /* Run the statement before `deadline`, retrying on another connection
  * when a pooled one turns out dead.  Returns the result (not yet tied to a
- * pool) or NULL when the database cannot answer (noted in the log). */
+ * pool), or NULL when the database cannot answer or refuses the
+ * statement (*st says which; both noted in the log). */
 static PGresult *query_by(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
                           const char *what, const char *sql, int nparams,
-                          const char *const *params, apr_time_t deadline)
+                          const char *const *params, apr_time_t deadline,
+                          ac_pg_status *st)
 {
     const char *err = NULL;
 
@@ -509,7 +544,7 @@ static PGresult *query_by(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
      * connection answers or fails, within the same deadline.  (Each round
      * closes one idle connection, so the loop ends.) */
     for (;;) {
-        int fresh = 0, conn_ok = 0;
+        int fresh = 0, conn_ok = 0, refused = 0;
         ac_pg_conn *c = acquire(pool, p, deadline, &fresh, &err);
         PGresult *res;
 
@@ -517,14 +552,24 @@ static PGresult *query_by(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
             break;
         }
         res = run_on(pool, c, p, deadline, sql, nparams, params, &err,
-                     &conn_ok);
+                     &conn_ok, &refused);
         if (res == NULL) {
             err = apr_pstrdup(p, err ? err : "unknown error");
         }
         release(pool, c, conn_ok);
         if (res != NULL) {
             note_health(pool, s, what, 1, NULL);
+            *st = AC_PG_OK;
             return res;
+        }
+        if (refused) {
+            /* the database is there and answers: no outage */
+            note_health(pool, s, what, 1, NULL);
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AC_LOGNO(0220)
+                         "%s: configuration error, not an outage: the "
+                         "database refuses the statement: %s", what, err);
+            *st = AC_PG_REFUSED;
+            return NULL;
         }
         if (fresh || conn_ok || apr_time_now() >= deadline) {
             /* a new connection failed, the SQL did, or time is up */
@@ -538,6 +583,7 @@ static PGresult *query_by(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
         }
     }
     note_health(pool, s, what, 0, err ? err : "unknown error");
+    *st = AC_PG_UNAVAILABLE;
     return NULL;
 }
 
@@ -545,10 +591,12 @@ ac_pg_status ac_pg_query(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
                          const char *what, const char *sql, int nparams,
                          const char *const *params, PGresult **res)
 {
+    ac_pg_status st;
+
     *res = query_by(pool, s, p, what, sql, nparams, params,
-                    apr_time_now() + pool->timeout);
+                    apr_time_now() + pool->timeout, &st);
     if (*res == NULL) {
-        return AC_PG_UNAVAILABLE;
+        return st;
     }
     apr_pool_cleanup_register(p, *res, clear_result, apr_pool_cleanup_null);
     return AC_PG_OK;
@@ -705,8 +753,8 @@ static void lead(ac_pg_batch *b, server_rec *s, apr_pool_t *p,
     b->leading++;
     apr_thread_mutex_unlock(b->lock);
 
-    res = query_by(b->pool, s, p, what, b->sql, 1, &literal, deadline);
-    status = res ? AC_PG_OK : AC_PG_UNAVAILABLE;
+    res = query_by(b->pool, s, p, what, b->sql, 1, &literal, deadline,
+                   &status);
     ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, s,
                  "%s: %d key(s) of %d request(s) in one statement: %s",
                  what, nkeys, n, res ? "answered" : "no answer");
@@ -1007,4 +1055,74 @@ int ac_pg_listener_close(ac_pg_listener *l)
     }
     apr_thread_mutex_unlock(l->lock);
     return was;
+}
+
+/* ----------------------------------------------------------------------
+ * A connection for a check at start-up
+ */
+
+struct ac_pg_probe {
+    PGconn *conn;
+    apr_pool_t *pool;
+    apr_time_t deadline;
+};
+
+static apr_status_t close_probe(void *data)
+{
+    ac_pg_probe *probe = data;
+
+    PQfinish(probe->conn);
+    return APR_SUCCESS;
+}
+
+ac_pg_status ac_pg_probe_open(apr_pool_t *p, const char *conninfo,
+                              apr_interval_time_t timeout,
+                              ac_pg_probe **out, const char **err)
+{
+    ac_pg_probe *probe = apr_pcalloc(p, sizeof(*probe));
+    PGconn *conn;
+
+    *out = NULL;
+    *err = NULL;
+    probe->deadline = apr_time_now() + timeout;
+    conn = connect_by(conninfo, probe->deadline, err);
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        *err = first_line(p, *err ? *err : "connection failed");
+        PQfinish(conn);
+        return AC_PG_UNAVAILABLE;
+    }
+    probe->conn = conn;
+    probe->pool = p;
+    apr_pool_cleanup_register(p, probe, close_probe, apr_pool_cleanup_null);
+    *out = probe;
+    return AC_PG_OK;
+}
+
+ac_pg_status ac_pg_probe_query(ac_pg_probe *probe, const char *sql,
+                               int nparams, const char *const *params,
+                               PGresult **res, const char **err)
+{
+    int refused = 0;
+
+    *res = NULL;
+    *err = NULL;
+    if (!PQsendQueryParams(probe->conn, sql, nparams, NULL, params, NULL,
+                           NULL, 0)) {
+        *err = first_line(probe->pool, PQerrorMessage(probe->conn));
+        return AC_PG_UNAVAILABLE;
+    }
+    *res = result_by(probe->conn, probe->deadline, err);
+    if (*res == NULL) {
+        *err = first_line(probe->pool, *err);
+        return AC_PG_UNAVAILABLE;
+    }
+    apr_pool_cleanup_register(probe->pool, *res, clear_result,
+                              apr_pool_cleanup_null);
+    if (PQresultStatus(*res) != PGRES_TUPLES_OK
+        && PQresultStatus(*res) != PGRES_COMMAND_OK) {
+        *err = statement_error(probe->pool, *res, &refused);
+        *res = NULL;
+        return refused ? AC_PG_REFUSED : AC_PG_UNAVAILABLE;
+    }
+    return AC_PG_OK;
 }

@@ -26,6 +26,12 @@ typedef struct ac_pg_pool ac_pg_pool;
 typedef enum {
     AC_PG_OK = 0,       /* the statement ran: *res is its result */
     AC_PG_UNAVAILABLE,  /* no connection, timeout, or the statement failed */
+    AC_PG_REFUSED       /* the database answered, but refuses the statement
+                         * as written: a table, a column or a privilege it
+                         * needs is missing (SQLSTATE class 42).  A
+                         * configuration error, not an outage: logged as
+                         * one, naming `what`, never as "database
+                         * unavailable"; *res is NULL */
 } ac_pg_status;
 
 /* The pool of this child process for `conninfo` (a libpq keyword string
@@ -72,7 +78,7 @@ ac_pg_batch *ac_pg_batch_get(ac_pg_pool *pool, const char *sql);
 /* Look `key` up.  On AC_PG_OK, *res is the statement's whole result,
  * shared with the other requests of the statement and read-only: the rows
  * of every key asked, in any order; the caller picks its own by their
- * content.  It is released with `p`. */
+ * content (ac_sql_row_of).  It is released with `p`. */
 ac_pg_status ac_pg_batch_query(ac_pg_batch *b, server_rec *s, apr_pool_t *p,
                                const char *what, const char *key,
                                PGresult **res);
@@ -80,6 +86,25 @@ ac_pg_status ac_pg_batch_query(ac_pg_batch *b, server_rec *s, apr_pool_t *p,
 /* Check a conninfo string at configuration time; NULL if it parses, else
  * libpq's message. */
 const char *ac_pg_check_conninfo(apr_pool_t *p, const char *conninfo);
+
+/* A connection of its own, outside the pools, for a check at start-up
+ * (it needs no ac_pg_child_init): connecting and every statement share
+ * one deadline, `timeout` after ac_pg_probe_open.  Nothing is logged:
+ * the caller says what the answers mean. */
+typedef struct ac_pg_probe ac_pg_probe;
+
+/* Connect; AC_PG_OK with *probe (closed with `p`), or AC_PG_UNAVAILABLE
+ * with *err (libpq's first line). */
+ac_pg_status ac_pg_probe_open(apr_pool_t *p, const char *conninfo,
+                              apr_interval_time_t timeout,
+                              ac_pg_probe **probe, const char **err);
+
+/* Run `sql` with `nparams` text parameters: AC_PG_OK with *res (cleared
+ * with the probe's pool), AC_PG_REFUSED with *err (the server's message
+ * and SQLSTATE), or AC_PG_UNAVAILABLE with *err. */
+ac_pg_status ac_pg_probe_query(ac_pg_probe *probe, const char *sql,
+                               int nparams, const char *const *params,
+                               PGresult **res, const char **err);
 
 /* A LISTEN connection of its own (not from the pool), for one thread that
  * calls ac_pg_listener_run() over and over (a mod_watchdog callback).  It

@@ -16,6 +16,7 @@
  * reaches a log: it is named by the first 8 hex digits of its SHA-256.
  */
 
+#include "apr_atomic.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
 #include "apr_thread_cond.h"
@@ -69,21 +70,67 @@ module AP_MODULE_DECLARE_DATA authn_oauth2_module;
 #define FORM_MAX_PAIRS 64
 #define FORM_MAX_SIZE (64 * 1024)
 
+/* AuthOAuth2DBSchema: django-oauth-toolkit's tables, in the layout found
+ * in the database (dot), or in the one written (dot1, dot3). */
 typedef enum {
-    SCHEMA_DOT = 0
+    SCHEMA_DOT = 0,     /* detected (DOT_DETECT_SQL); 0: not yet known */
+    SCHEMA_DOT1,        /* 1.x and 2.x: token varchar(255) UNIQUE */
+    SCHEMA_DOT3         /* 3.x: token_checksum, the hex SHA-256 of token */
 } oauth2_schema;
 
-/* django-oauth-toolkit: the tokens by their checksums (the lookups of
- * concurrent requests batched, ac_pg_batch), with their user and their
- * application's client_id.  Each request picks its row by the checksum,
- * in constant time; expiry and activity are judged in C. */
-static const char dot_sql[] =
+/* django-oauth-toolkit: the tokens with their user and their
+ * application's client_id, the lookups of concurrent requests batched
+ * (ac_pg_batch).  3.x: by their checksums; each request picks its row by
+ * the checksum, in constant time.  1.x and 2.x store nothing but the
+ * token: by the token itself, and each request picks its row by the
+ * token, in constant time (ac_sql_row_of).  Expiry and activity are judged
+ * in C. */
+static const char dot3_sql[] =
     "SELECT u.username, u.is_active, a.client_id, t.scope,"
     " date_part('epoch', t.expires)::bigint, t.id::text, t.token_checksum"
     " FROM oauth2_provider_accesstoken t"
     " LEFT JOIN auth_user u ON u.id = t.user_id"
     " LEFT JOIN oauth2_provider_application a ON a.id = t.application_id"
     " WHERE t.token_checksum = ANY($1::varchar[])";
+
+static const char dot1_sql[] =
+    "SELECT u.username, u.is_active, a.client_id, t.scope,"
+    " date_part('epoch', t.expires)::bigint, t.id::text, t.token"
+    " FROM oauth2_provider_accesstoken t"
+    " LEFT JOIN auth_user u ON u.id = t.user_id"
+    " LEFT JOIN oauth2_provider_application a ON a.id = t.application_id"
+    " WHERE t.token = ANY($1::varchar[])";
+
+/* The column of the lookups that the request's key is compared with. */
+#define DOT_KEY_COLUMN 6
+
+/* The longest token the 1.x/2.x column holds: a longer one is unknown. */
+#define DOT1_TOKEN_MAX 255
+
+/* Which layout the database has: one row, whether the access token table
+ * has token_checksum; no row without the table.  The table is the one the
+ * lookups' search_path finds (to_regclass). */
+static const char dot_detect_sql[] =
+    "SELECT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid"
+    " AND a.attname = 'token_checksum' AND a.attnum > 0"
+    " AND NOT a.attisdropped)"
+    " FROM (SELECT to_regclass('oauth2_provider_accesstoken') AS oid) c"
+    " WHERE c.oid IS NOT NULL";
+
+/* A detected layout is asked again after this many seconds (the tables
+ * may be migrated under a running server), and at once when the database
+ * refuses a lookup. */
+#define DOT_DETECT_INTERVAL 60
+
+/* The layout detected for one AuthOAuth2DB, per child process (each child
+ * has its own copy of the configuration); read and written atomically. */
+typedef struct {
+    apr_uint32_t layout;            /* an oauth2_schema; SCHEMA_DOT: none */
+    apr_uint32_t since;             /* when it was detected, epoch seconds */
+} dot_detected;
+
+/* The start-up check gives a database this long at most. */
+#define DB_CHECK_TIMEOUT apr_time_from_sec(5)
 
 /* One generation of keys fetched from a JWK Set URL.  Requests hold a
  * reference while they verify with it; a replaced generation is freed by
@@ -133,7 +180,10 @@ typedef struct {
     const char *client_id;
     const char *client_secret;
     const char *db;
+    ac_conf_place db_at;            /* where AuthOAuth2DB was written */
+    dot_detected *detected;         /* its tables' layout, per child */
     oauth2_schema schema;
+    ac_conf_place schema_at;        /* where AuthOAuth2DBSchema was */
     apr_interval_time_t db_timeout;
     const char *user_claim;
     int form_token;
@@ -210,7 +260,11 @@ static void *merge_oauth2_dir_config(apr_pool_t *p, void *basev, void *addv)
     AC_MERGE(client_id);
     AC_MERGE(client_secret);
     AC_MERGE(db);
+    /* where AuthOAuth2DB was written and what its tables are go with it */
+    conf->db_at = add->db_set ? add->db_at : base->db_at;
+    conf->detected = add->db_set ? add->detected : base->detected;
     AC_MERGE(schema);
+    conf->schema_at = add->schema_set ? add->schema_at : base->schema_at;
     AC_MERGE(db_timeout);
     AC_MERGE(user_claim);
     AC_MERGE(form_token);
@@ -620,19 +674,33 @@ static const char *set_db(cmd_parms *cmd, void *dconf, const char *arg)
                             "string: %s", err);
     }
     conf->db = arg;
+    conf->db_at = ac_place_of(cmd);
+    conf->detected = apr_pcalloc(cmd->pool, sizeof(*conf->detected));
     conf->db_set = 1;
     return NULL;
 }
 
+/* AuthOAuth2DBSchema dot | dot1 | dot2 | dot3 */
 static const char *set_schema(cmd_parms *cmd, void *dconf, const char *arg)
 {
     oauth2_dir_conf *conf = dconf;
 
-    if (strcasecmp(arg, "dot") != 0) {
-        return apr_psprintf(cmd->pool, "AuthOAuth2DBSchema must be dot "
-                            "(django-oauth-toolkit), not '%s'", arg);
+    if (strcasecmp(arg, "dot") == 0) {
+        conf->schema = SCHEMA_DOT;
     }
-    conf->schema = SCHEMA_DOT;
+    else if (strcasecmp(arg, "dot1") == 0 || strcasecmp(arg, "dot2") == 0) {
+        conf->schema = SCHEMA_DOT1;
+    }
+    else if (strcasecmp(arg, "dot3") == 0) {
+        conf->schema = SCHEMA_DOT3;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "AuthOAuth2DBSchema must be dot "
+                            "(django-oauth-toolkit, its layout detected), "
+                            "dot1 or dot2 (its 1.x/2.x tables), or dot3 "
+                            "(its 3.x tables), not '%s'", arg);
+    }
+    conf->schema_at = ac_place_of(cmd);
     conf->schema_set = 1;
     return NULL;
 }
@@ -693,7 +761,8 @@ static const command_rec oauth2_cmds[] = {
                   "libpq connection string of the token database"),
     AP_INIT_TAKE1("AuthOAuth2DBSchema", set_schema, NULL, DIR_CONF,
                   "the tables of the token database: dot "
-                  "(django-oauth-toolkit, the default)"),
+                  "(django-oauth-toolkit, its layout detected; the default), "
+                  "dot1/dot2 or dot3 (the layout of those versions)"),
     AP_INIT_TAKE1("AuthOAuth2DBTimeout", set_db_timeout, NULL, DIR_CONF,
                   "seconds a database lookup may take (default 2)"),
     AP_INIT_TAKE1("AuthOAuth2UserClaim", set_user_claim, NULL, DIR_CONF,
@@ -1289,31 +1358,138 @@ static int is_true(const char *v)
     return v != NULL && (v[0] == 't' || v[0] == 'T' || v[0] == '1');
 }
 
-/* 0 with *rec judged, or -1 when the database cannot answer. */
-static int judge_db(request_rec *r, const oauth2_dir_conf *conf,
-                    const char *hash, oauth2_record *rec)
+/* "AuthOAuth2DB at FILE:LINE": names the directive in the log lines of
+ * its database (the shared pool's included). */
+static const char *db_named(apr_pool_t *p, const oauth2_dir_conf *conf)
+{
+    return apr_psprintf(p, "AuthOAuth2DB at %s:%d", conf->db_at.file,
+                        conf->db_at.line);
+}
+
+static const char *layout_name(oauth2_schema layout)
+{
+    return layout == SCHEMA_DOT3 ? "3.x (with token_checksum)"
+                                 : "1.x/2.x (without token_checksum)";
+}
+
+/* The layout of the tables of this AuthOAuth2DB: the one that
+ * AuthOAuth2DBSchema names, or the one detected, remembered per child and
+ * asked again after DOT_DETECT_INTERVAL, or at once when `again` (the
+ * database refused a lookup).  SCHEMA_DOT when the database cannot
+ * answer, or has no access token table (both logged). */
+static oauth2_schema db_layout(request_rec *r, const oauth2_dir_conf *conf,
+                               int again)
+{
+    dot_detected *d = conf->detected;
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t layout, since, found;
+    const char *what;
+    PGresult *res;
+
+    if (conf->schema != SCHEMA_DOT) {
+        return conf->schema;
+    }
+    layout = apr_atomic_read32(&d->layout);
+    since = apr_atomic_read32(&d->since);
+    /* while one request of the child asks again, the others go on with
+     * what it found before */
+    if (layout != SCHEMA_DOT && !again
+        && (now - since < DOT_DETECT_INTERVAL
+            || apr_atomic_cas32(&d->since, now, since) != since)) {
+        return (oauth2_schema)layout;
+    }
+    what = db_named(r->pool, conf);
+    if (ac_pg_query(ac_pg_pool_get(conf->db, conf->db_timeout,
+                                   DEFAULT_DB_POOL_SIZE),
+                    r->server, r->pool, what, dot_detect_sql, 0, NULL, &res)
+        != AC_PG_OK) {
+        return SCHEMA_DOT;
+    }
+    if (PQntuples(res) == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0521)
+                      "%s: configuration error, not an outage: no table "
+                      "oauth2_provider_accesstoken where the connection's "
+                      "search_path looks (AuthOAuth2DBSchema dot: "
+                      "django-oauth-toolkit's tables)", what);
+        return SCHEMA_DOT;
+    }
+    found = is_true(PQgetvalue(res, 0, 0)) ? SCHEMA_DOT3 : SCHEMA_DOT1;
+    apr_atomic_set32(&d->layout, found);
+    apr_atomic_set32(&d->since, now);
+    if (found != layout) {
+        ap_log_rerror(APLOG_MARK, layout == SCHEMA_DOT ? APLOG_DEBUG
+                                                       : APLOG_NOTICE,
+                      0, r, AC_LOGNO(0522)
+                      "%s: django-oauth-toolkit %s tables%s", what,
+                      layout_name((oauth2_schema)found),
+                      layout == SCHEMA_DOT ? "" : " now (migrated)");
+    }
+    return (oauth2_schema)found;
+}
+
+/* Look the token up in the tables of `layout`: by its SHA-256 (3.x), or
+ * by the token itself (1.x/2.x store nothing else).  On AC_PG_OK, *row
+ * is its row of *res, or -1. */
+static ac_pg_status lookup_dot(request_rec *r, const oauth2_dir_conf *conf,
+                               oauth2_schema layout, const char *token,
+                               apr_size_t len, const char *hash,
+                               PGresult **res, int *row)
 {
     ac_pg_pool *pool = ac_pg_pool_get(conf->db, conf->db_timeout,
                                       DEFAULT_DB_POOL_SIZE);
+    const char *key = hash;
+    apr_size_t keylen = 64;
+    ac_pg_status st;
+
+    *res = NULL;
+    *row = -1;
+    if (layout == SCHEMA_DOT1) {
+        if (len > DOT1_TOKEN_MAX) {
+            return AC_PG_OK;        /* the column cannot hold it */
+        }
+        key = apr_pstrmemdup(r->pool, token, len);
+        keylen = len;
+    }
+    st = ac_pg_batch_query(ac_pg_batch_get(pool, layout == SCHEMA_DOT3
+                                                 ? dot3_sql : dot1_sql),
+                           r->server, r->pool, db_named(r->pool, conf), key,
+                           res);
+    if (st == AC_PG_OK) {
+        /* the rows of the other tokens of the batch: each is compared */
+        *row = ac_sql_row_of(*res, DOT_KEY_COLUMN, key, keylen);
+    }
+    return st;
+}
+
+/* 0 with *rec judged, or -1 when the database cannot answer, or refuses
+ * the lookup (a configuration error: logged as one). */
+static int judge_db(request_rec *r, const oauth2_dir_conf *conf,
+                    const char *token, apr_size_t len, const char *hash,
+                    oauth2_record *rec)
+{
+    oauth2_schema layout = db_layout(r, conf, 0), found;
     PGresult *res;
     json_t *claims;
-    const char *why, *v;
+    const char *why;
     apr_int64_t expires;
-    int row, i;
+    ac_pg_status st;
+    int row;
 
     memset(rec, 0, sizeof(*rec));
     rec->verdict = VERDICT_DENIED;
-    if (ac_pg_batch_query(ac_pg_batch_get(pool, dot_sql), r->server,
-                          r->pool, "AuthOAuth2DB", hash, &res) != AC_PG_OK) {
+    if (layout == SCHEMA_DOT) {
         return -1;
     }
-    /* the rows of the other tokens of the batch: each is compared */
-    for (row = -1, i = 0; i < PQntuples(res); i++) {
-        if (!PQgetisnull(res, i, 6)
-            && strlen(v = PQgetvalue(res, i, 6)) == 64
-            && ac_ct_equal(v, hash, 64)) {
-            row = i;
-        }
+    st = lookup_dot(r, conf, layout, token, len, hash, &res, &row);
+    if (st == AC_PG_REFUSED && conf->schema == SCHEMA_DOT
+        && (found = db_layout(r, conf, 1)) != layout
+        && found != SCHEMA_DOT) {
+        /* the tables were migrated under the running server: once more,
+         * the way they are now */
+        st = lookup_dot(r, conf, found, token, len, hash, &res, &row);
+    }
+    if (st != AC_PG_OK) {
+        return -1;
     }
     if (row < 0) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AC_LOGNO(0520)
@@ -1672,7 +1848,8 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
             negative = 1;
         }
         else if (conf->db != NULL) {
-            if (judge_db(r, conf, token_hash(token, len, hash), &rec) != 0) {
+            if (judge_db(r, conf, token, len, token_hash(token, len, hash),
+                         &rec) != 0) {
                 return unavailable(res, "The token store is unavailable.");
             }
             negative = 1;
@@ -1848,6 +2025,140 @@ static int oauth2_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* --- the start-up check: the tables of each AuthOAuth2DB ----------------- */
+
+/* Whether the tables of `conf`'s database fit the lookups: NULL when they
+ * do, or when the database cannot be reached now (a warning: requests
+ * answer 503 until it can, and each lookup finds out); else the error
+ * that stops httpd. */
+static const char *check_db(apr_pool_t *p, server_rec *s,
+                            const oauth2_dir_conf *conf)
+{
+    const char *what = db_named(p, conf), *err, *empty = "{}";
+    apr_interval_time_t timeout = conf->db_timeout < DB_CHECK_TIMEOUT
+                                  ? conf->db_timeout : DB_CHECK_TIMEOUT;
+    oauth2_schema found = SCHEMA_DOT;
+    ac_pg_probe *probe;
+    ac_pg_status st;
+    PGresult *res;
+
+    st = ac_pg_probe_open(p, conf->db, timeout, &probe, &err);
+    if (st == AC_PG_OK) {
+        st = ac_pg_probe_query(probe, dot_detect_sql, 0, NULL, &res, &err);
+    }
+    if (st == AC_PG_OK && PQntuples(res) == 0) {
+        return apr_psprintf(p, "%s: no table oauth2_provider_accesstoken "
+                            "where the connection's search_path looks: "
+                            "these are not django-oauth-toolkit's tables",
+                            what);
+    }
+    if (st == AC_PG_OK) {
+        found = is_true(PQgetvalue(res, 0, 0)) ? SCHEMA_DOT3 : SCHEMA_DOT1;
+        if (conf->schema != SCHEMA_DOT && conf->schema != found) {
+            return apr_psprintf(p, "AuthOAuth2DBSchema %s at %s:%d does not "
+                                "fit the tables of %s: they are "
+                                "django-oauth-toolkit %s tables; write "
+                                "AuthOAuth2DBSchema %s, or dot to have the "
+                                "layout detected",
+                                conf->schema == SCHEMA_DOT3 ? "dot3" : "dot1",
+                                conf->schema_at.file, conf->schema_at.line,
+                                what, layout_name(found),
+                                found == SCHEMA_DOT3 ? "dot3" : "dot1");
+        }
+        /* the lookup itself, of no token: every table, column and
+         * privilege it needs */
+        st = ac_pg_probe_query(probe, found == SCHEMA_DOT3 ? dot3_sql
+                                                           : dot1_sql,
+                               1, &empty, &res, &err);
+    }
+    if (st == AC_PG_REFUSED) {
+        return apr_psprintf(p, "%s: the database refuses the lookup of "
+                            "django-oauth-toolkit's tokens: %s", what, err);
+    }
+    if (st != AC_PG_OK) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AC_LOGNO(0543)
+                     "%s: cannot check its tables now (%s): each lookup "
+                     "will, answering 503 while the database cannot",
+                     what, err);
+        return NULL;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AC_LOGNO(0544)
+                 "%s: django-oauth-toolkit %s tables", what,
+                 layout_name(found));
+    return NULL;
+}
+
+/* Check `conf` (a section merged over its server's settings) unless its
+ * database and schema were checked already; counts the errors. */
+static void check_db_once(apr_pool_t *p, server_rec *s, apr_hash_t *seen,
+                          const oauth2_dir_conf *conf, int *errors)
+{
+    const char *key, *err;
+
+    if (conf == NULL || conf->db == NULL) {
+        return;
+    }
+    key = apr_psprintf(p, "%d %s", (int)conf->schema, conf->db);
+    if (apr_hash_get(seen, key, APR_HASH_KEY_STRING) != NULL) {
+        return;
+    }
+    apr_hash_set(seen, key, APR_HASH_KEY_STRING, key);
+    if ((err = check_db(p, s, conf)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0542)
+                     "configuration error: %s", err);
+        ++*errors;
+    }
+}
+
+static void check_sections_db(apr_pool_t *p, server_rec *s,
+                              apr_hash_t *seen, apr_array_header_t *secs,
+                              const oauth2_dir_conf *base, int *errors)
+{
+    int i;
+
+    for (i = 0; secs != NULL && i < secs->nelts; i++) {
+        const oauth2_dir_conf *c = ap_get_module_config(
+            APR_ARRAY_IDX(secs, i, ap_conf_vector_t *), &authn_oauth2_module);
+
+        if (c != NULL && (c->db_set || c->schema_set)) {
+            check_db_once(p, s, seen,
+                          merge_oauth2_dir_config(p, (void *)base, (void *)c),
+                          errors);
+        }
+    }
+}
+
+/* check_config: the tables of every AuthOAuth2DB, where the database can
+ * be reached within DB_CHECK_TIMEOUT; a layout that the lookups cannot
+ * use stops httpd (a configuration error, which no request could get
+ * past).  Each server's settings, and each <Location>/<Directory> merged
+ * over them.  Made at a configuration test (httpd -t), at a start's first
+ * reading of the configuration (whose failure the command that starts
+ * httpd sees), and at each restart; not at a start's second reading. */
+static int oauth2_check_db(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *main_s)
+{
+    apr_hash_t *seen = apr_hash_make(ptemp);
+    server_rec *s;
+    int errors = 0;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG
+        && ap_state_query(AP_SQ_CONFIG_GEN) == 1) {
+        return OK;
+    }
+    for (s = main_s; s != NULL; s = s->next) {
+        core_server_config *sconf =
+            ap_get_core_module_config(s->module_config);
+        const oauth2_dir_conf *base = ap_get_module_config(
+            s->lookup_defaults, &authn_oauth2_module);
+
+        check_db_once(ptemp, s, seen, base, &errors);
+        check_sections_db(ptemp, s, seen, sconf->sec_url, base, &errors);
+        check_sections_db(ptemp, s, seen, sconf->sec_dir, base, &errors);
+    }
+    return errors == 0 ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
+
 /* post_config: libcurl's global set-up and the
  * shared cache (AuthOAuth2Cache, default shmcb; `AuthOAuth2CacheTTL 0` is
  * the way to run without it). */
@@ -1892,6 +2203,7 @@ static void register_hooks(apr_pool_t *p)
     AC_LOG_MODULE(authn_oauth2);
     ap_hook_pre_config(oauth2_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(oauth2_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(oauth2_check_db, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(oauth2_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(oauth2_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(oauth2_retrieve_functions, NULL, NULL,

@@ -11,7 +11,8 @@ use Time::HiRes ();
 use Apache::Test ();
 
 our @EXPORT = qw(basic identity challenges logged_note error_log_since
-                 error_log_size psql token_cli new_key httpd_config free_port
+                 error_log_size psql token_cli new_key httpd_config api_conf
+                 free_port
                  start_httpd stop_httpd start_cache_server start_api_node
                  start_token_node test_db
                  pg_ctl_start pg_ctl_stop cache_items
@@ -115,6 +116,28 @@ EOC
         $text .= "LoadModule ${name}_module $top/$path\n";
     }
     return $text . $o{body};
+}
+
+# The file $o{dir}/httpd.conf of a configuration test (httpd -t, or a
+# start): httpd_config with the prefork MPM, authn/authz core and shmcb,
+# mod_auth_chain and our modules of $o{ours}, the server-context lines
+# $o{server}, and <Location /api> with AuthType Chain, AuthName "api", the
+# lines $o{location} and Require valid-user.  Returns its path.
+sub api_conf {
+    my (%o) = @_;
+    my $conf = "$o{dir}/httpd.conf";
+    open my $fh, '>', $conf or die "$conf: $!";
+    print $fh httpd_config(
+        dir => $o{dir}, port => $o{port},
+        stock => [qw(mpm_prefork authn_core authz_core authz_user
+                     socache_shmcb)],
+        ours => [[auth_chain => 'modules/chain/.libs/mod_auth_chain.so'],
+                 @{ $o{ours} // [] }],
+        body => ($o{server} // '') . "\n<Location /api>\n    AuthType Chain\n"
+                . "    AuthName \"api\"\n$o{location}\n    Require valid-user\n"
+                . "</Location>\n");
+    close $fh;
+    return $conf;
 }
 
 # Start an httpd on the configuration file $conf; dies if it does not

@@ -1,8 +1,10 @@
 /* Licensed under the Apache License, Version 2.0.
  *
  * Unit tests of ac_write_conninfo (modules/common/ac_common.c): the libpq
- * conninfo that writes use when reads may go to a standby; and of
- * ac_sql_array_literal, the keys of a batched lookup.  Prints TAP.
+ * conninfo that writes use when reads may go to a standby; of
+ * ac_sql_array_literal, the keys of a batched lookup; and of ac_sql_row_of,
+ * the row of one request among a batch's, on results made without a
+ * server.  Prints TAP.
  */
 
 #include <stdarg.h>
@@ -107,15 +109,72 @@ static void test_array_literal(apr_pool_t *p)
        "NULL is a string, and so is the empty key");
 }
 
+/* A result of two text columns, (id, key), whose rows are `keys` (NULL:
+ * SQL NULL), as a batched lookup returns them. */
+static PGresult *result_of(int n, const char *const *keys)
+{
+    PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    PGresAttDesc cols[2];
+    char id[16];
+    int i;
+
+    memset(cols, 0, sizeof(cols));
+    cols[0].name = "id";
+    cols[1].name = "key";
+    cols[0].typid = cols[1].typid = 25;     /* text */
+    cols[0].typlen = cols[1].typlen = -1;
+    cols[0].atttypmod = cols[1].atttypmod = -1;
+    PQsetResultAttrs(res, 2, cols);
+    for (i = 0; i < n; i++) {
+        snprintf(id, sizeof(id), "%d", i);
+        PQsetvalue(res, i, 0, id, (int)strlen(id));
+        PQsetvalue(res, i, 1, (char *)keys[i],
+                   keys[i] ? (int)strlen(keys[i]) : -1);
+    }
+    return res;
+}
+
+static int row_is(int want, int n, const char *const *keys, int col,
+                  const char *secret)
+{
+    PGresult *res = result_of(n, keys);
+    int got = ac_sql_row_of(res, col, secret, strlen(secret));
+
+    PQclear(res);
+    return got == want;
+}
+
+static void test_row_of(void)
+{
+    static const char *const batch[] = {
+        "4fd1c0ffee", "9a7b3c", NULL, "9a7b3c2d", ""
+    };
+
+    ok(row_is(1, 5, batch, 1, "9a7b3c"),
+       "the row whose key is the secret, among the batch's");
+    ok(row_is(3, 5, batch, 1, "9a7b3c2d"),
+       "a longer key that starts with another row's is told apart");
+    ok(row_is(-1, 5, batch, 1, "9a7b"),
+       "a prefix of a stored key matches no row");
+    ok(row_is(-1, 5, batch, 1, "unknown"),
+       "a secret that no row holds: -1");
+    ok(row_is(4, 5, batch, 1, "") && row_is(-1, 3, batch, 1, ""),
+       "an empty secret matches only an empty key, never a NULL");
+    ok(row_is(-1, 5, batch, 0, "9a7b3c") && row_is(2, 5, batch, 0, "2"),
+       "only the column asked is compared");
+    ok(row_is(-1, 0, batch, 1, "9a7b3c"), "an empty result: -1");
+}
+
 int main(void)
 {
     apr_pool_t *p;
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    tap_plan(17);
+    tap_plan(24);
     test_write_conninfo(p);
     test_array_literal(p);
+    test_row_of();
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();
