@@ -1,0 +1,204 @@
+/* Licensed under the Apache License, Version 2.0.
+ *
+ * oauth2.h -- what the files of mod_authn_oauth2 share (private; not
+ * installed).  The module is cut along its own seams:
+ *
+ *   mod_authn_oauth2.c  the scheme: where a token comes from, the answer,
+ *                       the challenges, the claims for the backend, hooks
+ *   config.c            the configuration: directives, merging, the
+ *                       start-up check of audiences
+ *   jwks.c              JWK Sets fetched from URLs, per issuer and child
+ *   jwt.c               the judgement of a JWT, and of claims in general
+ *   opaque.c            opaque tokens: RFC 7662 introspection, and
+ *                       django-oauth-toolkit's tables (with their start-up
+ *                       check)
+ *   cache.c             the verdict cache (over ac_verdict)
+ *
+ * The judges (oauth2_judge_*) take a request only for its pool, its
+ * server and its log, and write an oauth2_record: tests/unit/test_oauth2.c
+ * calls them with a bare request.
+ */
+
+#ifndef OAUTH2_H
+#define OAUTH2_H
+
+#include "apr_thread_cond.h"
+#include "apr_thread_mutex.h"
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include <jansson.h>
+
+#include "mod_auth_chain.h"
+#include "ac_cache.h"
+#include "ac_jose.h"
+#include "ac_key.h"
+#include "ac_request.h"
+#include "ac_verdict.h"
+
+extern module AP_MODULE_DECLARE_DATA authn_oauth2_module;
+
+#define OAUTH2_MUTEX_TYPE "authn-oauth2-cache"
+/* database connections per child and AuthOAuth2DB */
+#define OAUTH2_DB_POOL_SIZE 8
+
+/* AuthOAuth2DBSchema: django-oauth-toolkit's tables, in the layout found
+ * in the database (dot), or in the one written (dot1, dot3). */
+typedef enum {
+    SCHEMA_DOT = 0,     /* detected (DOT_DETECT_SQL); 0: not yet known */
+    SCHEMA_DOT1,        /* 1.x and 2.x: token varchar(255) UNIQUE */
+    SCHEMA_DOT3         /* 3.x: token_checksum, the hex SHA-256 of token */
+} oauth2_schema;
+
+/* The layout detected for one AuthOAuth2DB, per child process (each child
+ * has its own copy of the configuration); read and written atomically. */
+typedef struct {
+    apr_uint32_t layout;            /* an oauth2_schema; SCHEMA_DOT: none */
+    apr_uint32_t since;             /* when it was detected, epoch seconds */
+} dot_detected;
+
+/* One generation of keys fetched from a JWK Set URL.  Requests hold a
+ * reference while they verify with it; a replaced generation is freed by
+ * the last one to let go. */
+typedef struct {
+    apr_pool_t *pool;
+    ac_jose_keyset *keys;
+    int refs;
+    int retired;
+} jwks_gen;
+
+/* An issuer as configured.  The remote state below the line is per child
+ * process (each child has its own copy of the configuration) and guarded
+ * by `lock`. */
+typedef struct {
+    const char *iss;
+    const char *source;             /* the file or URL, NULL: HMAC only */
+    const char *url;                /* a JWK Set URL, or NULL */
+    ac_jose_keyset *keys;           /* from the file, or NULL */
+    ac_jose_keyset *hmac;           /* AuthOAuth2HMACKey keys, or NULL */
+    unsigned char keys_fp[32];      /* a digest of all the key material */
+
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *fetched;
+    jwks_gen *current;
+    apr_time_t fresh_until;         /* the refresh is due then */
+    apr_time_t retry_at;            /* no fetch before (after a failure) */
+    apr_time_t kid_refetch_at;      /* the last refetch for an unknown kid */
+    int fetching;
+} oauth2_issuer;
+
+typedef struct {
+    ac_cache *cache;                /* main server only */
+    const char *cache_spec;             /* NULL: shmcb */
+} oauth2_srv_conf;
+
+/* The settings of a section, each with its `_set` flag (ac_conf.h). */
+typedef struct {
+    apr_array_header_t *issuers;    /* oauth2_issuer * */
+    ac_conf_place issuers_at;       /* the first issuer of the section */
+    apr_array_header_t *audiences;  /* const char *; NULL with any_audience */
+    int any_audience;
+    unsigned int algs;
+    int leeway;
+    int require_typ;
+    int jwks_refresh;
+    apr_interval_time_t timeout;
+    const char *introspect;
+    const char *client_id;
+    const char *client_secret;
+    const char *db;
+    ac_conf_place db_at;            /* where AuthOAuth2DB was written */
+    dot_detected *detected;         /* its tables' layout, per child */
+    int schema;                     /* oauth2_schema */
+    ac_conf_place schema_at;        /* where AuthOAuth2DBSchema was */
+    apr_interval_time_t db_timeout;
+    const char *user_claim;
+    int form_token;
+    int cache_ttl;
+    unsigned char issuers_set, issuers_at_set, audiences_set,
+        any_audience_set, algs_set, leeway_set, require_typ_set,
+        jwks_refresh_set, timeout_set, introspect_set, client_id_set,
+        client_secret_set, db_set, schema_set, db_timeout_set,
+        user_claim_set, form_token_set, cache_ttl_set;
+} oauth2_dir_conf;
+
+/* A verdict, as cached. */
+typedef enum {
+    VERDICT_GRANTED = 0,
+    VERDICT_DENIED
+} oauth2_verdict;
+
+typedef struct {
+    oauth2_verdict verdict;
+    apr_int64_t expires;            /* epoch seconds, 0 = none */
+    const char *user, *scopes, *data, *reason;
+    const char *env;                /* OAUTH2_CLAIM_*, see oauth2_fixups */
+} oauth2_record;
+
+/* What a judge says besides the verdict. */
+typedef enum {
+    OAUTH2_JUDGED = 0,          /* *rec holds the verdict */
+    OAUTH2_NO_KEYS,             /* a remote issuer without keys: UNAVAILABLE */
+    OAUTH2_MISCONFIGURED        /* no audience: UNAVAILABLE, logged */
+} oauth2_judgement;
+
+/* config.c */
+void *oauth2_create_srv_config(apr_pool_t *p, server_rec *s);
+void *oauth2_create_dir_config(apr_pool_t *p, char *dir);
+void *oauth2_merge_dir_config(apr_pool_t *p, void *basev, void *addv);
+extern const command_rec oauth2_cmds[];
+int oauth2_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                        apr_pool_t *ptemp, server_rec *s);
+
+/* jwks.c: the keys of a remote issuer for this request (NULL: none at
+ * all); *changed tells whether a new generation came in. */
+const ac_jose_keyset *oauth2_remote_keys(request_rec *r,
+                                         const oauth2_dir_conf *conf,
+                                         oauth2_issuer *is, int for_kid,
+                                         int *changed);
+
+/* jwt.c: the judgement of a JWT, and what every judge shares */
+oauth2_issuer *oauth2_find_issuer(const oauth2_dir_conf *conf,
+                                  const char *iss);
+oauth2_judgement oauth2_judge_jwt(request_rec *r,
+                                  const oauth2_dir_conf *conf,
+                                  const char *token, apr_size_t len,
+                                  oauth2_record *rec);
+const char *oauth2_token_hash(const char *token, apr_size_t len,
+                              char hash[65]);
+const char *oauth2_jose_reason(apr_pool_t *p, ac_jose_status st,
+                               const char *claim);
+ac_jose_status oauth2_check_times(const json_t *claims, apr_int64_t leeway,
+                                  int need_exp, const char **claim);
+const char *oauth2_grant_from_claims(request_rec *r,
+                                     const oauth2_dir_conf *conf,
+                                     const json_t *claims,
+                                     const char *source,
+                                     oauth2_record *rec);
+apr_int64_t oauth2_claim_exp(const json_t *claims);
+
+/* opaque.c: 0 with *rec judged, or -1 when the endpoint or the
+ * database cannot answer (logged) */
+int oauth2_judge_introspection(request_rec *r, const oauth2_dir_conf *conf,
+                               const char *token, apr_size_t len,
+                               const char *hash, oauth2_record *rec);
+int oauth2_judge_db(request_rec *r, const oauth2_dir_conf *conf,
+                    const char *token, apr_size_t len, const char *hash,
+                    oauth2_record *rec);
+int oauth2_check_db(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                    server_rec *main_s);
+
+/* cache.c */
+ac_cache *oauth2_cache_of(const oauth2_dir_conf *conf);
+void oauth2_judging_settings(ac_fp *fp, const oauth2_dir_conf *conf);
+void oauth2_cache_id(const oauth2_dir_conf *conf, const char *path,
+                     const char *token, apr_size_t len,
+                     unsigned char id[32]);
+int oauth2_cache_get(request_rec *r, const oauth2_dir_conf *conf,
+                     const unsigned char id[32], oauth2_record *rec);
+void oauth2_cache_put(request_rec *r, const oauth2_dir_conf *conf,
+                      const unsigned char id[32], const oauth2_record *rec,
+                      int negative, apr_time_t asked);
+
+#endif /* OAUTH2_H */
