@@ -12,7 +12,8 @@ AC_PACKAGES="apache2 apache2-dev apache2-utils libapache2-mod-perl2
     libssl-dev libpq-dev libjansson-dev libcurl4-openssl-dev
     libaprutil1-dbd-pgsql postgresql autoconf automake libtool pkg-config
     make gcc curl redis-server memcached libcryptx-perl libhttp-daemon-perl
-    libwww-perl clang-14 libclang-rt-14-dev"
+    libwww-perl liblwp-protocol-https-perl libio-socket-ssl-perl openssl
+    clang-14 libclang-rt-14-dev"
 
 ac_say() { printf '==> %s\n' "$*" >&2; }
 ac_warn() { printf 'warning: %s\n' "$*" >&2; }

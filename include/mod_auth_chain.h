@@ -94,6 +94,10 @@ typedef struct {
     const char *reason;
     /* UNAVAILABLE, optional: seconds for Retry-After (default 5). */
     int retry_after;
+    /* GRANTED, optional (version 2): the HTTP name of the scheme the
+     * client used, for r->ap_auth_type, when it is not the provider's
+     * auth_type (the oauth2 scheme: "DPoP" instead of "Bearer"). */
+    const char *auth_type;
 } auth_chain_result;
 
 /* A scheme.  Register a pointer to a static one (see above). */
@@ -111,7 +115,9 @@ typedef struct {
     /* The WWW-Authenticate value this scheme offers on a 401, without
      * error attributes (e.g. `Token realm="api"`), or NULL for none.  May
      * be NULL itself.  The chain appends `error` and `error_description`
-     * to the challenge of the scheme that answered DENIED. */
+     * to the challenge of the scheme that answered DENIED.  Several
+     * challenges (version 2), each its own WWW-Authenticate header, are
+     * separated by a newline; the error attributes go to the first. */
     const char *(*challenge)(request_rec *r);
 
     /* Optional (may be NULL): the challenge to send with a 403 when this

@@ -482,15 +482,20 @@ static chain_state *run_chain(request_rec *r, const chain_dir_conf *conf)
 }
 
 /* The challenge of one scheme, with the error attributes of RFC 6750
- * section 3 when it is the scheme that refused the credentials. */
+ * section 3 when it is the scheme that refused the credentials (on its
+ * first challenge, when it offers several, one a line). */
 static const char *scheme_challenge(request_rec *r, const chain_scheme *s,
                                     const chain_answer *denied)
 {
     const char *c = s->provider->challenge ? s->provider->challenge(r) : NULL;
-    const char *sep;
+    const char *sep, *nl, *rest = "";
 
     if (c == NULL || denied == NULL || strcmp(denied->name, s->name) != 0) {
         return c;
+    }
+    if ((nl = strchr(c, '\n')) != NULL) {
+        rest = nl;
+        c = apr_pstrmemdup(r->pool, c, nl - c);
     }
     sep = strchr(c, ' ') ? ", " : " ";
     if (denied->res.error) {
@@ -502,11 +507,12 @@ static const char *scheme_challenge(request_rec *r, const chain_scheme *s,
         c = apr_pstrcat(r->pool, c, sep, "error_description=",
                         ac_http_quote(r->pool, denied->res.reason), NULL);
     }
-    return c;
+    return apr_pstrcat(r->pool, c, rest, NULL);
 }
 
-/* One WWW-Authenticate per scheme that has a challenge, in chain order
- * (RFC 9110 section 11.6.1), or only the first with `AuthChainChallenge
+/* One WWW-Authenticate per challenge of each scheme that has one, in
+ * chain order (RFC 9110 section 11.6.1); a scheme may offer several,
+ * separated by newlines.  Only the first with `AuthChainChallenge
  * first`. */
 static void add_challenges(request_rec *r, const chain_dir_conf *conf,
                            const chain_state *st)
@@ -515,10 +521,18 @@ static void add_challenges(request_rec *r, const chain_dir_conf *conf,
 
     for (i = 0; i < conf->schemes->nelts; i++) {
         const chain_scheme *s = &APR_ARRAY_IDX(conf->schemes, i, chain_scheme);
-        const char *c = scheme_challenge(r, s, st ? st->denied : NULL);
+        const char *c = scheme_challenge(r, s, st ? st->denied : NULL), *nl;
 
         if (c == NULL) {
             continue;
+        }
+        while ((nl = strchr(c, '\n')) != NULL) {
+            apr_table_addn(r->err_headers_out, "WWW-Authenticate",
+                           apr_pstrmemdup(r->pool, c, nl - c));
+            if (conf->challenge_first) {
+                return;
+            }
+            c = nl + 1;
         }
         apr_table_addn(r->err_headers_out, "WWW-Authenticate", c);
         if (conf->challenge_first) {
@@ -557,7 +571,8 @@ static int chain_check_access(request_rec *r)
     switch (d->status) {
     case AUTH_CHAIN_GRANTED:
         r->user = (char *)d->res.user;
-        r->ap_auth_type = (char *)d->provider->auth_type;
+        r->ap_auth_type = (char *)(d->res.auth_type ? d->res.auth_type
+                                   : d->provider->auth_type);
         export_identity(r, st);
         return DECLINED;
     case AUTH_CHAIN_FORBIDDEN:

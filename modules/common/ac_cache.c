@@ -354,6 +354,35 @@ void ac_cache_put(ac_cache *c, server_rec *s, const unsigned char *id,
     }
 }
 
+int ac_cache_add(ac_cache *c, server_rec *s, const unsigned char *id,
+                 unsigned int idlen, apr_time_t expiry, apr_pool_t *p)
+{
+    unsigned char raw[ENVELOPE];
+    unsigned int n = sizeof(raw);
+    apr_status_t rv;
+    int added = -1;
+
+    if (c->mutex && apr_global_mutex_lock(c->mutex) != APR_SUCCESS) {
+        return -1;
+    }
+    rv = c->provider->retrieve(c->instance, s, id, idlen, raw, &n, p);
+    if (rv == APR_SUCCESS) {
+        added = 0;
+    }
+    else {
+        /* an expiry and no "as of": nothing but the fact it was seen */
+        ac_be64_put(raw, (apr_uint64_t)expiry);
+        ac_be64_put(raw + 8, 0);
+        rv = c->provider->store(c->instance, s, id, idlen, expiry, raw,
+                                ENVELOPE, p);
+        added = rv == APR_SUCCESS ? 1 : -1;
+    }
+    if (c->mutex) {
+        apr_global_mutex_unlock(c->mutex);
+    }
+    return added;
+}
+
 void ac_cache_remove(ac_cache *c, server_rec *s, const unsigned char *id,
                      unsigned int idlen, apr_pool_t *p)
 {

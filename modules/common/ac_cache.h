@@ -96,6 +96,15 @@ void ac_cache_put(ac_cache *c, server_rec *s, const unsigned char *id,
                   apr_time_t expiry, const unsigned char *data,
                   unsigned int len, apr_pool_t *p);
 
+/* Remember `id` until `expiry` unless it is there already: 1 when it was
+ * not (and is now), 0 when it was, -1 when the cache cannot say.  For
+ * one-time values (a DPoP proof's jti): the front is not used, and with
+ * shmcb the look and the store are one step under the mutex; memcache and
+ * redis offer no such step through socache, so two nodes that see the
+ * same value within the same few milliseconds may both find it new. */
+int ac_cache_add(ac_cache *c, server_rec *s, const unsigned char *id,
+                 unsigned int idlen, apr_time_t expiry, apr_pool_t *p);
+
 /* Forget `id` on this node: the shared entry, and every process's front.
  * Safe from any thread of any child. */
 void ac_cache_remove(ac_cache *c, server_rec *s, const unsigned char *id,

@@ -35,7 +35,7 @@
  * so that junk cannot hammer the source and a fix is seen soon */
 #define AC_VERDICT_NEGATIVE_TTL 5
 /* the strings a record carries, at most */
-#define AC_VERDICT_FIELDS 6
+#define AC_VERDICT_FIELDS 8
 /* the largest record (an oauth2 grant carries the token's claims) */
 #define AC_VERDICT_MAX_RECORD 16384
 

@@ -74,14 +74,17 @@ void oauth2_cache_id(const oauth2_dir_conf *conf, const char *path,
 }
 
 /* A record as the cache holds it: the verdict and expiry, then user,
- * scopes, data, reason, env. */
+ * scopes, data, reason, env, and the binding: jkt, x5t#S256 ("" for
+ * none). */
+#define RECORD_FIELDS 7
+
 int oauth2_cache_get(request_rec *r, const oauth2_dir_conf *conf,
                      const unsigned char id[32], oauth2_record *rec)
 {
     ac_verdict v;
 
-    if (!ac_verdict_get(oauth2_cache_of(conf), r->server, id, conf->cache_ttl, 5,
-                        r->pool, &v)
+    if (!ac_verdict_get(oauth2_cache_of(conf), r->server, id,
+                        conf->cache_ttl, RECORD_FIELDS, r->pool, &v)
         || (v.verdict != VERDICT_GRANTED && v.verdict != VERDICT_DENIED)) {
         return 0;
     }
@@ -92,6 +95,8 @@ int oauth2_cache_get(request_rec *r, const oauth2_dir_conf *conf,
     rec->data = v.fields[2];
     rec->reason = v.fields[3];
     rec->env = v.fields[4];
+    rec->jkt = *v.fields[5] ? v.fields[5] : NULL;
+    rec->x5t = *v.fields[6] ? v.fields[6] : NULL;
     return 1;
 }
 
@@ -118,8 +123,10 @@ void oauth2_cache_put(request_rec *r, const oauth2_dir_conf *conf,
     v.fields[2] = rec->data;
     v.fields[3] = rec->reason;
     v.fields[4] = rec->env;
+    v.fields[5] = rec->jkt;
+    v.fields[6] = rec->x5t;
     /* nothing evicts from this cache: `asked` will do as `known` */
-    ac_verdict_put(oauth2_cache_of(conf), r->server, id, conf->cache_ttl, asked, &v,
-                   5, r->pool);
+    ac_verdict_put(oauth2_cache_of(conf), r->server, id, conf->cache_ttl,
+                   asked, &v, RECORD_FIELDS, r->pool);
 }
 

@@ -26,6 +26,7 @@ APLOG_USE_MODULE(authn_oauth2);
 #define DEFAULT_FETCH_TIMEOUT apr_time_from_sec(3)
 #define DEFAULT_DB_TIMEOUT apr_time_from_sec(2)
 #define DEFAULT_CACHE_TTL 60
+#define DEFAULT_DPOP_MAX_AGE 60
 
 void *oauth2_create_srv_config(apr_pool_t *p, server_rec *s)
 {
@@ -44,6 +45,9 @@ void *oauth2_create_dir_config(apr_pool_t *p, char *dir)
     conf->db_timeout = DEFAULT_DB_TIMEOUT;
     conf->user_claim = "sub";
     conf->cache_ttl = DEFAULT_CACHE_TTL;
+    conf->dpop = DPOP_OFF;
+    conf->dpop_algs = AC_JOSE_ALGS_ASYMMETRIC;
+    conf->dpop_max_age = DEFAULT_DPOP_MAX_AGE;
     return conf;
 }
 
@@ -285,33 +289,128 @@ static const char *set_audience(cmd_parms *cmd, void *dconf, const char *args)
     return NULL;
 }
 
-static const char *set_algorithms(cmd_parms *cmd, void *dconf,
-                                  const char *args)
+/* The JWS algorithms of a directive's arguments into *out, of those in
+ * `allowed`: NULL, or the message.  "none" is never an algorithm. */
+static const char *parse_algorithms(cmd_parms *cmd, const char *args,
+                                    unsigned int allowed, unsigned int *out)
 {
-    oauth2_dir_conf *conf = dconf;
+    const char *name = cmd->cmd->name, *w;
     unsigned int algs = 0;
-    const char *w;
 
     while (*(w = ap_getword_conf(cmd->temp_pool, &args)) != '\0') {
         ac_jose_alg a = ac_jose_alg_from_name(w);
 
         if (strcasecmp(w, "none") == 0) {
-            return "AuthOAuth2Algorithms: none (unsigned tokens) is never "
-                   "accepted";
+            return apr_psprintf(cmd->pool, "%s: none (unsigned tokens) is "
+                                "never accepted", name);
         }
         if (a == 0) {
-            return apr_psprintf(cmd->pool, "AuthOAuth2Algorithms: unknown "
-                                "algorithm '%s' (known: RS256 RS384 RS512 "
-                                "PS256 PS384 PS512 ES256 ES384 ES512 EdDSA "
-                                "HS256 HS384 HS512)", w);
+            return apr_psprintf(cmd->pool, "%s: unknown algorithm '%s' "
+                                "(known: RS256 RS384 RS512 PS256 PS384 "
+                                "PS512 ES256 ES384 ES512 EdDSA HS256 HS384 "
+                                "HS512)", name, w);
+        }
+        if (!(a & allowed)) {
+            return apr_psprintf(cmd->pool, "%s: %s is not allowed here (only "
+                                "algorithms with a public key)", name, w);
         }
         algs |= (unsigned int)a;
     }
     if (algs == 0) {
-        return "AuthOAuth2Algorithms needs at least one algorithm";
+        return apr_psprintf(cmd->pool, "%s needs at least one algorithm",
+                            name);
     }
-    conf->algs = algs;
+    *out = algs;
+    return NULL;
+}
+
+static const char *set_algorithms(cmd_parms *cmd, void *dconf,
+                                  const char *args)
+{
+    oauth2_dir_conf *conf = dconf;
+
     conf->algs_set = 1;
+    return parse_algorithms(cmd, args, AC_JOSE_ALGS_ALL, &conf->algs);
+}
+
+/* AuthOAuth2DPoPAlgorithms: a proof is signed by the client's own key
+ * pair, never with a shared secret (RFC 9449 section 4.2). */
+static const char *set_dpop_algorithms(cmd_parms *cmd, void *dconf,
+                                       const char *args)
+{
+    oauth2_dir_conf *conf = dconf;
+
+    conf->dpop_algs_set = 1;
+    return parse_algorithms(cmd, args, AC_JOSE_ALGS_ASYMMETRIC,
+                            &conf->dpop_algs);
+}
+
+/* AuthOAuth2ExternalURL: scheme://host[:port] as clients write it, no
+ * path (the request's is added). */
+static const char *check_external_url(cmd_parms *cmd, const char *arg)
+{
+    const char *rest = strncasecmp(arg, "https://", 8) == 0 ? arg + 8
+                       : strncasecmp(arg, "http://", 7) == 0 ? arg + 7
+                       : NULL;
+
+    if (rest == NULL || *rest == '\0' || strpbrk(rest, "/?#@ ") != NULL) {
+        return apr_psprintf(cmd->pool, "AuthOAuth2ExternalURL: '%s' is not "
+                            "scheme://host[:port] (http or https, no path)",
+                            arg);
+    }
+    return NULL;
+}
+
+/* AuthOAuth2TrustedProxy address|network... */
+static const char *add_trusted_proxy(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    oauth2_dir_conf *conf = dconf;
+    char *addr = apr_pstrdup(cmd->temp_pool, arg), *mask;
+    apr_ipsubnet_t *net;
+
+    if ((mask = strchr(addr, '/')) != NULL) {
+        *mask++ = '\0';
+    }
+    if (apr_ipsubnet_create(&net, addr, mask, cmd->pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "AuthOAuth2TrustedProxy: '%s' is not "
+                            "an IP address or network (a.b.c.d[/bits], "
+                            "IPv6 likewise)", arg);
+    }
+    if (!conf->trusted_proxies_set) {
+        conf->trusted_proxies = apr_array_make(cmd->pool, 2,
+                                               sizeof(apr_ipsubnet_t *));
+        conf->trusted_proxies_set = 1;
+    }
+    APR_ARRAY_PUSH(conf->trusted_proxies, apr_ipsubnet_t *) = net;
+    return NULL;
+}
+
+/* AuthOAuth2DPoPNonceSecret: the nonces of several nodes must pass on
+ * each: they share this secret (base64url, at least 32 bytes). */
+static const char *set_nonce_secret(cmd_parms *cmd, void *dummy,
+                                    const char *arg)
+{
+    oauth2_srv_conf *sconf = ap_get_module_config(cmd->server->module_config,
+                                                  &authn_oauth2_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *raw;
+    apr_size_t len;
+    ac_fp fp;
+
+    if (err != NULL) {
+        return err;
+    }
+    if (ac_b64url_decode(cmd->temp_pool, arg, strlen(arg), &raw, &len) != 0
+        || len < 32) {
+        return "AuthOAuth2DPoPNonceSecret: 32 or more bytes in base64url "
+               "(RFC 4648 section 5, without padding)";
+    }
+    ac_fp_begin(&fp);
+    ac_fp_str(&fp, "dpop-nonce");
+    ac_fp_final(&fp, raw, len, sconf->nonce_secret);
+    memset(raw, 0, len);
+    sconf->nonce_secret_set = 1;
     return NULL;
 }
 
@@ -380,6 +479,11 @@ static const char *set_cache(cmd_parms *cmd, void *dummy, const char *arg)
 
 #define DIR_CONF (RSRC_CONF | ACCESS_CONF)
 
+static const ac_conf_enum dpop_modes[] = {
+    { "off", DPOP_OFF }, { "optional", DPOP_OPTIONAL },
+    { "required", DPOP_REQUIRED }, { NULL, 0 }
+};
+
 const command_rec oauth2_cmds[] = {
     AP_INIT_TAKE2("AuthOAuth2Issuer", set_issuer, NULL, DIR_CONF,
                   "an issuer (iss) and its keys: a JWK Set or PEM file, or "
@@ -426,6 +530,32 @@ const command_rec oauth2_cmds[] = {
     AC_INIT_FLAG("AuthOAuth2AcceptFormToken", oauth2_dir_conf, form_token,
                  DIR_CONF, "also read access_token from a form-encoded body "
                  "(RFC 6750 section 2.2; default Off)"),
+    AC_INIT_ENUM("AuthOAuth2DPoP", oauth2_dir_conf, dpop, dpop_modes,
+                 DIR_CONF, "whether the DPoP scheme (RFC 9449) is accepted: "
+                 "off (default), optional or required"),
+    AP_INIT_RAW_ARGS("AuthOAuth2DPoPAlgorithms", set_dpop_algorithms, NULL,
+                     DIR_CONF, "the algorithms of DPoP proofs (default every "
+                     "one with a public key)"),
+    AC_INIT_INT("AuthOAuth2DPoPMaxAge", oauth2_dir_conf, dpop_max_age, 1,
+                3600, DIR_CONF, "seconds a DPoP proof is good after its iat "
+                "(default 60)"),
+    AC_INIT_FLAG("AuthOAuth2DPoPNonce", oauth2_dir_conf, dpop_nonce,
+                 DIR_CONF, "require server nonces in DPoP proofs (default "
+                 "Off)"),
+    AP_INIT_TAKE1("AuthOAuth2DPoPNonceSecret", set_nonce_secret, NULL,
+                  RSRC_CONF, "base64url secret of DPoP nonces, the same on "
+                  "every node (default: drawn at start-up)"),
+    AC_INIT_STRING("AuthOAuth2ExternalURL", oauth2_dir_conf, external_url,
+                   check_external_url, DIR_CONF,
+                   "scheme://host[:port] that clients use, behind a proxy "
+                   "(DPoP htu)"),
+    AC_INIT_STRING("AuthOAuth2ClientCertHeader", oauth2_dir_conf,
+                   cert_header, ac_conf_http_token, DIR_CONF,
+                   "the header in which a trusted proxy forwards the client "
+                   "certificate (RFC 8705)"),
+    AP_INIT_ITERATE("AuthOAuth2TrustedProxy", add_trusted_proxy, NULL,
+                    DIR_CONF, "addresses or networks of the proxies whose "
+                    "AuthOAuth2ClientCertHeader is believed"),
     AP_INIT_TAKE1("AuthOAuth2Cache", set_cache, NULL, RSRC_CONF,
                   "socache provider[:args] of the cache (default shmcb)"),
     AC_INIT_INT("AuthOAuth2CacheTTL", oauth2_dir_conf, cache_ttl, 0, 86400,
@@ -446,6 +576,8 @@ void *oauth2_merge_dir_config(apr_pool_t *p, void *basev, void *addv)
     AC_MERGE(audiences);
     AC_MERGE(any_audience);
     AC_MERGE(algs);
+    AC_MERGE(dpop_algs);
+    AC_MERGE(trusted_proxies);
     AC_MERGE(db);
     /* where AuthOAuth2DB was written and what its tables are go with it */
     conf->db_at = add->db_set ? add->db_at : base->db_at;

@@ -110,15 +110,78 @@ ac_jose_status oauth2_check_times(const json_t *claims, apr_int64_t leeway,
     return st;
 }
 
+/* The token's confirmation (RFC 7800 cnf) into the record: jkt, the
+ * thumbprint of the key its DPoP proofs are signed with (RFC 9449), and
+ * x5t#S256, that of the client certificate it must come with (RFC 8705).
+ * Each request is checked against them (dpop.c, mtls.c).  A cnf that
+ * holds neither cannot be honoured, and a token that says it is bound but
+ * cannot be checked is refused.  NULL, or the reason. */
+static const char *binding_of(apr_pool_t *p, const json_t *claims,
+                              oauth2_record *rec)
+{
+    static const char *const names[] = { "jkt", "x5t#S256" };
+    static const char *const malformed[] = { "malformed cnf jkt",
+                                             "malformed cnf x5t#S256" };
+    const char **into[2];
+    const json_t *cnf = json_object_get(claims, "cnf");
+    int i;
+
+    into[0] = &rec->jkt;
+    into[1] = &rec->x5t;
+    if (cnf == NULL) {
+        return NULL;
+    }
+    if (!json_is_object(cnf)) {
+        return "claim cnf has the wrong type";
+    }
+    for (i = 0; i < 2; i++) {
+        const json_t *v = json_object_get(cnf, names[i]);
+
+        if (v == NULL) {
+            continue;
+        }
+        /* a base64url SHA-256 */
+        if (!json_is_string(v) || json_string_length(v) != 43) {
+            return malformed[i];
+        }
+        /* copied: the claims of an introspection answer are freed */
+        *into[i] = apr_pstrdup(p, json_string_value(v));
+    }
+    if (rec->jkt == NULL && rec->x5t == NULL) {
+        return "token bound by an unsupported confirmation method (cnf)";
+    }
+    return NULL;
+}
+
+/* The data with the binding added as "cnf" (the claims' data leaves out
+ * objects). */
+static const char *data_with_binding(apr_pool_t *p, const char *data,
+                                     const oauth2_record *rec)
+{
+    apr_size_t len = strlen(data);
+
+    if (rec->jkt == NULL && rec->x5t == NULL) {
+        return data;
+    }
+    return apr_pstrcat(p, apr_pstrmemdup(p, data, len - 1), ",\"cnf\":{",
+                       rec->jkt ? "\"jkt\":" : "",
+                       rec->jkt ? ac_json_string(p, rec->jkt) : "",
+                       rec->jkt && rec->x5t ? "," : "",
+                       rec->x5t ? "\"x5t#S256\":" : "",
+                       rec->x5t ? ac_json_string(p, rec->x5t) : "", "}}",
+                       NULL);
+}
+
 /* Fill a GRANTED record from validated claims: the user (UserClaim), the
- * scopes and the data.  Returns NULL, or the reason to refuse. */
+ * scopes, the binding and the data.  Returns NULL, or the reason to
+ * refuse. */
 const char *oauth2_grant_from_claims(request_rec *r,
                                      const oauth2_dir_conf *conf,
                                      const json_t *claims, const char *source,
                                      oauth2_record *rec)
 {
     const json_t *user = json_object_get(claims, conf->user_claim);
-    const char *scopes;
+    const char *scopes, *why;
     ac_jose_status st;
 
     if (!json_is_string(user) || json_string_length(user) == 0) {
@@ -130,6 +193,9 @@ const char *oauth2_grant_from_claims(request_rec *r,
                                   json_object_get(claims, "scope") ? "scope"
                                                                    : "scp");
     }
+    if ((why = binding_of(r->pool, claims, rec)) != NULL) {
+        return why;
+    }
     rec->verdict = VERDICT_GRANTED;
     rec->user = apr_pstrmemdup(r->pool, json_string_value(user),
                                json_string_length(user));
@@ -138,6 +204,7 @@ const char *oauth2_grant_from_claims(request_rec *r,
     if (rec->data == NULL) {
         return "malformed token: internal error";
     }
+    rec->data = data_with_binding(r->pool, rec->data, rec);
     rec->env = ac_jose_claims_env(r->pool, claims, source);
     return NULL;
 }

@@ -155,12 +155,13 @@ static int read_form_token(request_rec *r, const char **token,
  */
 
 /* The token the request presents, in *token / *len: from
- * `Authorization: Bearer`, or from a form body where allowed.  0 with
+ * `Authorization: Bearer`, from `Authorization: DPoP` where DPoP is
+ * accepted (*dpop set), or from a form body where allowed.  0 with
  * *token NULL when there is none, 0 with the token, or -1 with res
  * refusing a malformed one (invalid_request). */
 static int find_token(request_rec *r, const oauth2_dir_conf *conf,
                       auth_chain_result *res, const char **token,
-                      apr_size_t *len)
+                      apr_size_t *len, int *dpop)
 {
     const char *form_token = NULL, *reason = NULL;
     apr_size_t form_len = 0;
@@ -168,8 +169,11 @@ static int find_token(request_rec *r, const oauth2_dir_conf *conf,
 
     *token = NULL;
     ac_auth_header_split(apr_table_get(r->headers_in, "Authorization"), &h);
-    if (ac_auth_header_is(&h, "Bearer")) {
-        reason = h.nwords == 1 ? "malformed request: Bearer without a token"
+    *dpop = conf->dpop != DPOP_OFF && ac_auth_header_is(&h, "DPoP");
+    if (*dpop || ac_auth_header_is(&h, "Bearer")) {
+        reason = h.nwords == 1
+                 ? (*dpop ? "malformed request: DPoP without a token"
+                          : "malformed request: Bearer without a token")
                  : h.nwords > 2 ? "malformed request: the token contains "
                                   "spaces"
                  : h.credentials_len > AC_JOSE_MAX_TOKEN
@@ -184,7 +188,7 @@ static int find_token(request_rec *r, const oauth2_dir_conf *conf,
         *token = h.credentials;
         *len = h.credentials_len;
     }
-    if (!conf->form_token) {
+    if (!conf->form_token || *dpop) {
         return 0;
     }
     if (read_form_token(r, &form_token, &form_len, &reason)) {
@@ -269,6 +273,38 @@ static auth_chain_status judge(request_rec *r, const oauth2_dir_conf *conf,
            : unavailable(res, "The token store is unavailable.");
 }
 
+/* Whether the request may use the token it presents, which is good:
+ * a DPoP-bound token only with the DPoP scheme and its proof, a token
+ * bound to a client certificate only with that certificate, a Bearer
+ * token only where DPoP is not required.  NULL, or the error (res->reason
+ * set). */
+static const char *sender_refused(request_rec *r,
+                                  const oauth2_dir_conf *conf,
+                                  const char *token, apr_size_t len,
+                                  const oauth2_record *rec, int dpop,
+                                  auth_chain_result *res)
+{
+    const char *error = NULL;
+
+    if (dpop) {
+        error = oauth2_dpop_check(r, conf, token, len, rec, res);
+    }
+    else if (rec->jkt != NULL) {
+        /* RFC 9449 section 7.2: never as a bearer token */
+        res->reason = "a DPoP-bound token presented as Bearer";
+        error = "invalid_token";
+    }
+    else if (conf->dpop == DPOP_REQUIRED) {
+        res->reason = "this resource accepts DPoP-bound tokens only";
+        error = "invalid_token";
+    }
+    if (error == NULL && (res->reason = oauth2_mtls_check(r, conf, rec))
+                         != NULL) {
+        error = "invalid_token";
+    }
+    return error;
+}
+
 /* Decide for this request: DECLINED without a Bearer token (or a form
  * token where allowed); DENIED invalid_request for a malformed one;
  * otherwise the verdict of the JWT checks, of the introspection endpoint
@@ -278,16 +314,16 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
 {
     oauth2_dir_conf *conf = ap_get_module_config(r->per_dir_config,
                                                  &authn_oauth2_module);
-    const char *token, *check;
+    const char *token, *check, *error;
     apr_size_t len = 0;
     char hash[65] = "";
     unsigned char id[32];
     oauth2_record rec;
-    int negative, cached = 0;
+    int negative, cached = 0, dpop;
     apr_time_t asked = apr_time_now();
     auth_chain_status st;
 
-    if (find_token(r, conf, res, &token, &len) != 0) {
+    if (find_token(r, conf, res, &token, &len, &dpop) != 0) {
         return AUTH_CHAIN_DENIED;
     }
     if (token == NULL) {
@@ -323,6 +359,17 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
                       cached ? " (cached)" : "", rec.reason);
         return deny(res, "invalid_token", rec.reason);
     }
+    /* the token is good; is it the sender's?  (never cached) */
+    if ((error = sender_refused(r, conf, token, len, &rec, dpop, res))
+        != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AC_LOGNO(0532)
+                      "oauth2: token %.8s refused (%s): %s",
+                      oauth2_token_hash(token, len, hash), error,
+                      res->reason);
+        res->error = error;
+        return AUTH_CHAIN_DENIED;
+    }
+    res->auth_type = dpop ? "DPoP" : NULL;
     res->user = rec.user;
     res->scopes = rec.scopes;
     res->data = rec.data;
@@ -332,9 +379,30 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
     return AUTH_CHAIN_GRANTED;
 }
 
+/* Bearer, DPoP (with the proof algorithms, RFC 9449 section 7.1), or
+ * both, each its own challenge; the one of the scheme the request used
+ * first, which carries the error attributes. */
 static const char *oauth2_challenge(request_rec *r)
 {
-    return ac_challenge(r, "Bearer");
+    oauth2_dir_conf *conf = ap_get_module_config(r->per_dir_config,
+                                                 &authn_oauth2_module);
+    const char *bearer, *dpop;
+    ac_auth_header h;
+
+    if (conf->dpop == DPOP_OFF) {
+        return ac_challenge(r, "Bearer");
+    }
+    dpop = apr_pstrcat(r->pool, ac_challenge(r, "DPoP"), ", algs=",
+                       ac_http_quote(r->pool, oauth2_dpop_algs(r->pool, conf)),
+                       NULL);
+    if (conf->dpop == DPOP_REQUIRED) {
+        return dpop;
+    }
+    bearer = ac_challenge(r, "Bearer");
+    ac_auth_header_split(apr_table_get(r->headers_in, "Authorization"), &h);
+    return ac_auth_header_is(&h, "DPoP")
+           ? apr_pstrcat(r->pool, dpop, "\n", bearer, NULL)
+           : apr_pstrcat(r->pool, bearer, "\n", dpop, NULL);
 }
 
 static const char *oauth2_scope_challenge(request_rec *r, const char *scopes)
@@ -356,6 +424,14 @@ static const char *oauth2_settings(request_rec *r)
     ac_fp_begin(&f);
     oauth2_judging_settings(&f, conf);
     ac_fp_int(&f, conf->form_token);
+    ac_fp_int(&f, conf->dpop);
+    ac_fp_int(&f, conf->dpop_algs);
+    ac_fp_int(&f, conf->dpop_max_age);
+    ac_fp_int(&f, conf->dpop_nonce);
+    ac_fp_str(&f, conf->external_url);
+    ac_fp_str(&f, conf->cert_header);
+    ac_fp_int(&f, conf->trusted_proxies ? conf->trusted_proxies->nelts : 0);
+    ac_fp_mem(&f, &conf->trusted_proxies, sizeof(conf->trusted_proxies));
     ac_fp_final(&f, NULL, 0, fp);
     return ac_fp_hex(r->pool, fp);
 }
@@ -386,7 +462,8 @@ static int oauth2_fixups(request_rec *r)
     apr_size_t name_len, value_len;
 
     if (data == NULL || r->ap_auth_type == NULL
-        || strcmp(r->ap_auth_type, "Bearer") != 0
+        || (strcmp(r->ap_auth_type, "Bearer") != 0
+            && strcmp(r->ap_auth_type, "DPoP") != 0)
         || ap_strstr_c(data, "\"scheme\":\"oauth2\"") == NULL) {
         return DECLINED;
     }
@@ -430,6 +507,9 @@ static int oauth2_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ac_http_global_init() != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0540)
                      "oauth2: curl_global_init failed");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (oauth2_dpop_setup(s, sconf) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return ac_cache_setup(s, pconf, ptemp, "AuthOAuth2Cache",

@@ -13,6 +13,8 @@
  *                       django-oauth-toolkit's tables (with their start-up
  *                       check)
  *   cache.c             the verdict cache (over ac_verdict)
+ *   dpop.c              DPoP proofs (RFC 9449) of a request
+ *   mtls.c              certificate-bound tokens (RFC 8705)
  *
  * The judges (oauth2_judge_*) take a request only for its pool, its
  * server and its log, and write an oauth2_record: tests/unit/test_oauth2.c
@@ -90,8 +92,19 @@ typedef struct {
 
 typedef struct {
     ac_cache *cache;                /* main server only */
-    const char *cache_spec;             /* NULL: shmcb */
+    const char *cache_spec;         /* NULL: shmcb */
+    /* the secret of DPoP nonces: AuthOAuth2DPoPNonceSecret, or drawn at
+     * start-up (each node its own) */
+    unsigned char nonce_secret[32];
+    int nonce_secret_set;
 } oauth2_srv_conf;
+
+/* AuthOAuth2DPoP: whether the DPoP scheme (RFC 9449) is accepted */
+typedef enum {
+    DPOP_OFF = 0,       /* Bearer only; a DPoP-bound token is refused */
+    DPOP_OPTIONAL,      /* Bearer, and DPoP with its proof */
+    DPOP_REQUIRED       /* DPoP only */
+} oauth2_dpop_mode;
 
 /* The settings of a section, each with its `_set` flag (ac_conf.h). */
 typedef struct {
@@ -116,11 +129,21 @@ typedef struct {
     const char *user_claim;
     int form_token;
     int cache_ttl;
+    /* sender-constrained tokens (dpop.c, mtls.c) */
+    int dpop;                       /* oauth2_dpop_mode */
+    unsigned int dpop_algs;         /* of proofs */
+    int dpop_max_age;               /* seconds a proof is good */
+    int dpop_nonce;                 /* server nonces required */
+    const char *external_url;       /* scheme://host[:port] clients use */
+    const char *cert_header;        /* a proxy's client certificate */
+    apr_array_header_t *trusted_proxies;    /* apr_ipsubnet_t * */
     unsigned char issuers_set, issuers_at_set, audiences_set,
         any_audience_set, algs_set, leeway_set, require_typ_set,
         jwks_refresh_set, timeout_set, introspect_set, client_id_set,
         client_secret_set, db_set, schema_set, db_timeout_set,
-        user_claim_set, form_token_set, cache_ttl_set;
+        user_claim_set, form_token_set, cache_ttl_set, dpop_set,
+        dpop_algs_set, dpop_max_age_set, dpop_nonce_set, external_url_set,
+        cert_header_set, trusted_proxies_set;
 } oauth2_dir_conf;
 
 /* A verdict, as cached. */
@@ -134,6 +157,9 @@ typedef struct {
     apr_int64_t expires;            /* epoch seconds, 0 = none */
     const char *user, *scopes, *data, *reason;
     const char *env;                /* OAUTH2_CLAIM_*, see oauth2_fixups */
+    /* the token's confirmation (RFC 7800 cnf), NULL: unbound */
+    const char *jkt;                /* DPoP key thumbprint (RFC 9449) */
+    const char *x5t;                /* certificate thumbprint (RFC 8705) */
 } oauth2_record;
 
 /* What a judge says besides the verdict. */
@@ -188,6 +214,24 @@ int oauth2_judge_db(request_rec *r, const oauth2_dir_conf *conf,
                     oauth2_record *rec);
 int oauth2_check_db(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                     server_rec *main_s);
+
+/* dpop.c: the DPoP proof of a request that presented `token` with the
+ * DPoP scheme, bound to rec->jkt.  NULL when it holds; else the RFC 6750 /
+ * 9449 error (invalid_dpop_proof, use_dpop_nonce, invalid_token) with
+ * res->reason set (and a DPoP-Nonce header for use_dpop_nonce). */
+const char *oauth2_dpop_check(request_rec *r, const oauth2_dir_conf *conf,
+                              const char *token, apr_size_t len,
+                              const oauth2_record *rec,
+                              auth_chain_result *res);
+/* The names of the allowed proof algorithms, space-separated. */
+const char *oauth2_dpop_algs(apr_pool_t *p, const oauth2_dir_conf *conf);
+/* post_config: the nonce secret, drawn when none was configured. */
+int oauth2_dpop_setup(server_rec *s, oauth2_srv_conf *sconf);
+
+/* mtls.c: NULL when the request's client certificate is the one
+ * rec->x5t names (RFC 8705), else the reason to refuse the token. */
+const char *oauth2_mtls_check(request_rec *r, const oauth2_dir_conf *conf,
+                              const oauth2_record *rec);
 
 /* cache.c */
 ac_cache *oauth2_cache_of(const oauth2_dir_conf *conf);

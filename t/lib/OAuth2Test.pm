@@ -30,7 +30,7 @@ our @EXPORT = qw(ISS ISS_PEM ISS_HMAC ISS_ROTATE AUD b64u json mint jws sign_jws
                  signature_for load_key hmac_secret rsa_public_pem
                  rsa_public_jwk bearer_params new_ec_key public_jwk
                  start_endpoint stop_endpoint endpoint_requests
-                 endpoint_write);
+                 endpoint_write dpop_proof jkt_of ath_of);
 
 use constant ISS      => 'https://issuer.authchain.test';
 use constant ISS_PEM  => 'https://pem.authchain.test';
@@ -252,13 +252,50 @@ sub mint {
     return sign_jws($sign_alg, $key, \%header, \%claims);
 }
 
+# --- DPoP (RFC 9449) ---------------------------------------------------------
+
+# The RFC 7638 thumbprint of a key's public JWK (what cnf.jkt holds).
+sub jkt_of { return $_[0]->export_key_jwk_thumbprint('SHA256') }
+
+# ath: base64url(SHA-256(token)).
+sub ath_of { return b64u(Digest::SHA::sha256($_[0])) }
+
+# A DPoP proof by $o{key} (a P-256 CryptX key; its public JWK goes into
+# the header) for $o{htm} $o{htu}.  Options: iat (now), jti (fresh), token
+# (for ath), ath (instead), nonce, alg (ES256), typ (dpop+jwt), jwk (the
+# header's jwk instead of the key's), claims / header (members added, or
+# removed with undef values).
+sub dpop_proof {
+    my (%o) = @_;
+    my $key = $o{key};
+    my %header = (alg => $o{alg} // 'ES256', typ => $o{typ} // 'dpop+jwt',
+                  jwk => $o{jwk} // $key->export_key_jwk('public', 1));
+    my %claims = (
+        jti => $o{jti} // 'p-' . unpack('H*', Crypt::PRNG::random_bytes(8)),
+        htm => $o{htm} // 'GET', htu => $o{htu}, iat => $o{iat} // time,
+    );
+    $claims{ath} = $o{ath} // ath_of($o{token}) if defined $o{token}
+                                                   || defined $o{ath};
+    $claims{nonce} = $o{nonce} if defined $o{nonce};
+    for my $part ([\%header, $o{header}], [\%claims, $o{claims}]) {
+        my ($into, $from) = @$part;
+        next unless $from;
+        while (my ($k, $v) = each %$from) {
+            if (defined $v) { $into->{$k} = $v } else { delete $into->{$k} }
+        }
+    }
+    return sign_jws($header{alg}, $key, \%header, \%claims);
+}
+
 # --- responses ------------------------------------------------------------
 
-# The attributes of the first Bearer challenge of a response, as a hash
-# (realm, error, error_description, scope); undef when there is none.
+# The attributes of the first Bearer challenge of a response (or of the
+# first challenge of $scheme: DPoP), as a hash (realm, error,
+# error_description, scope, algs); undef when there is none.
 sub bearer_params {
-    my ($res) = @_;
-    my ($ch) = grep { /^Bearer\b/i } $res->header('WWW-Authenticate');
+    my ($res, $scheme) = @_;
+    $scheme //= 'Bearer';
+    my ($ch) = grep { /^\Q$scheme\E\b/i } $res->header('WWW-Authenticate');
     return undef unless defined $ch;
     my %p;
     while ($ch =~ /([A-Za-z_]+)="((?:[^"\\]|\\.)*)"/g) {
