@@ -291,6 +291,10 @@ SOCKET_ERRORS=(0 0 0 0)
 declare -A NODE_PID
 bench_wrk_run() {
     local c=$1 secs=$2 out=$3 args tm cpu0 cpu1 ours0 ours1 wrk_ticks srv0 srv1 pg0 pg1
+    # a script may prepare each run of a case (fresh one-time credentials)
+    if declare -F bench_before_run >/dev/null; then
+        bench_before_run "$c" "$secs"
+    fi
     args=(-t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${secs}s" --latency)
     if [ -n "${CREDS[$c]:-}" ]; then
         args+=(-s "${CREDS[$c]}.lua")

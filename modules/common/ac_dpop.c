@@ -1,5 +1,6 @@
 /* Licensed under the Apache License, Version 2.0. */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -154,12 +155,150 @@ static int optional_string(const json_t *claims, const char *name,
     return st == AC_JOSE_OK;
 }
 
+/* --- the key cache ------------------------------------------------------- */
+
+/* One key, in a pool of its own, alive while it is in its slot or a
+ * request still verifies with it. */
+typedef struct {
+    apr_pool_t *pool;
+    unsigned char id[32];       /* SHA-256 of the JWK's text, sorted */
+    ac_jose_key *key;
+    int refs;                   /* the slot's, and each request's */
+} cached_key;
+
+struct ac_dpop_keys {
+    apr_thread_mutex_t *lock;
+    int slots;
+    cached_key **slot;
+};
+
+/* The cache's pool goes: the slots let go of their keys. */
+static apr_status_t keys_cleanup(void *data)
+{
+    ac_dpop_keys *k = data;
+    int i;
+
+    for (i = 0; i < k->slots; i++) {
+        if (k->slot[i] != NULL && --k->slot[i]->refs == 0) {
+            apr_pool_destroy(k->slot[i]->pool);
+        }
+        k->slot[i] = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+ac_dpop_keys *ac_dpop_keys_make(apr_pool_t *p, int slots)
+{
+    ac_dpop_keys *k = apr_pcalloc(p, sizeof(*k));
+
+    if (apr_thread_mutex_create(&k->lock, APR_THREAD_MUTEX_DEFAULT, p)
+        != APR_SUCCESS) {
+        return NULL;
+    }
+    k->slots = slots;
+    k->slot = apr_pcalloc(p, sizeof(*k->slot) * (apr_size_t)slots);
+    apr_pool_cleanup_register(p, k, keys_cleanup, apr_pool_cleanup_null);
+    return k;
+}
+
+static void key_release(ac_dpop_keys *k, cached_key *e)
+{
+    apr_thread_mutex_lock(k->lock);
+    if (--e->refs == 0) {
+        apr_pool_destroy(e->pool);
+    }
+    apr_thread_mutex_unlock(k->lock);
+}
+
+typedef struct {
+    ac_dpop_keys *k;
+    cached_key *e;
+} key_ref;
+
+static apr_status_t key_ref_cleanup(void *data)
+{
+    key_ref *ref = data;
+
+    key_release(ref->k, ref->e);
+    return APR_SUCCESS;
+}
+
+/* Hold `e` for as long as `p` lives. */
+static void key_hold(apr_pool_t *p, ac_dpop_keys *k, cached_key *e)
+{
+    key_ref *ref = apr_palloc(p, sizeof(*ref));
+
+    e->refs++;                  /* under k->lock */
+    ref->k = k;
+    ref->e = e;
+    apr_pool_cleanup_register(p, ref, key_ref_cleanup,
+                              apr_pool_cleanup_null);
+}
+
+/* The key of `jwk`: from the cache, or parsed (and then cached). */
+static ac_jose_status proof_key(apr_pool_t *p, ac_dpop_keys *k,
+                                const json_t *jwk, const ac_jose_key **out)
+{
+    char *text;
+    unsigned char id[32];
+    unsigned int n = 0, slot;
+    cached_key *e, *old;
+    apr_pool_t *kp;
+    ac_jose_key *key;
+    ac_jose_status st;
+
+    text = k ? json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (text == NULL || EVP_Digest(text, strlen(text), id, &n,
+                                   ac_digest("SHA256"), NULL) != 1) {
+        free(text);
+        st = ac_jose_jwk_parse(p, jwk, &key);
+        *out = key;
+        return st;
+    }
+    free(text);
+    slot = ((unsigned int)id[0] << 8 | id[1]) % (unsigned int)k->slots;
+    apr_thread_mutex_lock(k->lock);
+    e = k->slot[slot];
+    if (e != NULL && memcmp(e->id, id, 32) == 0) {
+        key_hold(p, k, e);
+        apr_thread_mutex_unlock(k->lock);
+        *out = e->key;
+        return AC_JOSE_OK;
+    }
+    apr_thread_mutex_unlock(k->lock);
+    /* parsed outside the lock, in a pool of its own */
+    if (apr_pool_create(&kp, NULL) != APR_SUCCESS) {
+        return AC_JOSE_ERR_INTERNAL;
+    }
+    st = ac_jose_jwk_parse(kp, jwk, &key);
+    if (st != AC_JOSE_OK) {
+        apr_pool_destroy(kp);
+        return st;
+    }
+    e = apr_pcalloc(kp, sizeof(*e));
+    e->pool = kp;
+    memcpy(e->id, id, 32);
+    e->key = key;
+    e->refs = 1;                /* the slot's */
+    apr_thread_mutex_lock(k->lock);
+    old = k->slot[slot];
+    k->slot[slot] = e;
+    key_hold(p, k, e);
+    if (old != NULL && --old->refs == 0) {
+        apr_pool_destroy(old->pool);
+    }
+    apr_thread_mutex_unlock(k->lock);
+    *out = key;
+    return AC_JOSE_OK;
+}
+
 ac_dpop_status ac_dpop_parse(apr_pool_t *p, const char *proof,
                              apr_size_t len, unsigned int allowed_algs,
-                             ac_dpop_proof **out, ac_jose_status *why)
+                             ac_dpop_keys *keys, ac_dpop_proof **out,
+                             ac_jose_status *why)
 {
     ac_jose_jws *jws;
-    ac_jose_key *key;
+    const ac_jose_key *key;
     ac_dpop_proof *pr;
     const json_t *jwk, *kty;
     ac_jose_status st;
@@ -191,7 +330,7 @@ ac_dpop_status ac_dpop_parse(apr_pool_t *p, const char *proof,
     }
     kty = json_object_get(jwk, "kty");
     if (!json_is_string(kty) || strcmp(json_string_value(kty), "oct") == 0
-        || ac_jose_jwk_parse(p, jwk, &key) != AC_JOSE_OK) {
+        || proof_key(p, keys, jwk, &key) != AC_JOSE_OK) {
         return AC_DPOP_ERR_JWK;
     }
     pr = apr_pcalloc(p, sizeof(*pr));

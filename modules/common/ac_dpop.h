@@ -26,6 +26,7 @@
 #define AC_DPOP_H
 
 #include "apr_pools.h"
+#include "apr_thread_mutex.h"
 
 #include "ac_jose.h"
 
@@ -68,16 +69,27 @@ typedef struct {
     apr_int64_t iat;
 } ac_dpop_proof;
 
+/* The proof keys a process has met, each parsed once: a client signs
+ * every proof with the same key pair, and making an OpenSSL key of a JWK
+ * costs about half a verification.  `slots` entries at most, by a digest
+ * of the whole JWK; an entry replaced while a request still verifies with
+ * its key is freed when that request ends.  Thread-safe. */
+typedef struct ac_dpop_keys ac_dpop_keys;
+
+ac_dpop_keys *ac_dpop_keys_make(apr_pool_t *p, int slots);
+
 /* Parse the `len` bytes of a proof and verify its signature with its
  * `jwk`: typ dpop+jwt, alg in `allowed_algs` (asymmetric ones only, HS*
  * is never accepted), a public RSA, EC or OKP jwk without private
  * members, the claims jti (at most AC_DPOP_MAX_JTI bytes), htm, htu
- * (strings), iat (a number), ath and nonce (strings when present).  On
+ * (strings), iat (a number), ath and nonce (strings when present).  The
+ * jwk's key from `keys` when not NULL (and added to it).  On
  * AC_DPOP_ERR_JWS *why tells what the JOSE layer refused.  *out is
  * written only on AC_DPOP_OK. */
 ac_dpop_status ac_dpop_parse(apr_pool_t *p, const char *proof,
                              apr_size_t len, unsigned int allowed_algs,
-                             ac_dpop_proof **out, ac_jose_status *why);
+                             ac_dpop_keys *keys, ac_dpop_proof **out,
+                             ac_jose_status *why);
 
 /* What the request says the proof must match. */
 typedef struct {

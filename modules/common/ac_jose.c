@@ -331,7 +331,7 @@ static ac_jose_status oct_key(apr_pool_t *p, const void *secret,
 static int pkey_public_check(EVP_PKEY *pkey)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-    int ok = ctx != NULL && EVP_PKEY_public_check(ctx) == 1;
+    int ok = ctx != NULL && EVP_PKEY_public_check_quick(ctx) == 1;
 
     EVP_PKEY_CTX_free(ctx);
     return ok;

@@ -28,6 +28,15 @@
 
 APLOG_USE_MODULE(authn_oauth2);
 
+/* The proof keys this child has met (ac_dpop_keys): made in child_init. */
+#define PROOF_KEY_SLOTS 256
+static ac_dpop_keys *proof_keys;
+
+void oauth2_dpop_child_init(apr_pool_t *pchild)
+{
+    proof_keys = ac_dpop_keys_make(pchild, PROOF_KEY_SLOTS);
+}
+
 /* The proof ids this client request has passed (the chain may ask the
  * scheme again after an internal redirect: the same proof is no replay
  * then), on the initial request. */
@@ -193,8 +202,8 @@ const char *oauth2_dpop_check(request_rec *r, const oauth2_dir_conf *conf,
                       ? "no DPoP proof" : "more than one DPoP proof";
         return "invalid_dpop_proof";
     }
-    st = ac_dpop_parse(r->pool, proof, strlen(proof), conf->dpop_algs, &pr,
-                       &why);
+    st = ac_dpop_parse(r->pool, proof, strlen(proof), conf->dpop_algs,
+                       proof_keys, &pr, &why);
     if (st == AC_DPOP_OK) {
         memset(&want, 0, sizeof(want));
         want.method = first->method;

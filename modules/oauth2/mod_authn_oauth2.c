@@ -524,6 +524,7 @@ static void oauth2_child_init(apr_pool_t *pchild, server_rec *s)
 
     ac_pg_child_init(pchild, s);
     ac_cache_child_init(sconf->cache, pchild, s);
+    oauth2_dpop_child_init(pchild);
 }
 
 static void oauth2_retrieve_functions(void)

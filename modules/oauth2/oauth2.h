@@ -227,6 +227,8 @@ const char *oauth2_dpop_check(request_rec *r, const oauth2_dir_conf *conf,
 const char *oauth2_dpop_algs(apr_pool_t *p, const oauth2_dir_conf *conf);
 /* post_config: the nonce secret, drawn when none was configured. */
 int oauth2_dpop_setup(server_rec *s, oauth2_srv_conf *sconf);
+/* child_init: the cache of proof keys. */
+void oauth2_dpop_child_init(apr_pool_t *pchild);
 
 /* mtls.c: NULL when the request's client certificate is the one
  * rec->x5t names (RFC 8705), else the reason to refuse the token. */

@@ -1715,12 +1715,17 @@ static const char *proof_of(apr_pool_t *p, EVP_PKEY *key, ac_jose_alg alg,
                       alg, &s);
 }
 
+/* the cache of proof keys of the tests: one slot, so that keys replace
+ * each other while earlier proofs still hold theirs */
+static ac_dpop_keys *proof_keys;
+
 static ac_dpop_status dpop_parse(apr_pool_t *p, const char *proof,
                                  ac_dpop_proof **pr)
 {
     ac_jose_status why;
 
-    return ac_dpop_parse(p, proof, strlen(proof), AC_JOSE_ALGS_ALL, pr, &why);
+    return ac_dpop_parse(p, proof, strlen(proof), AC_JOSE_ALGS_ALL,
+                         proof_keys, pr, &why);
 }
 
 /* Parse and check a proof against GET https://api.example/x at `now`,
@@ -1754,7 +1759,7 @@ static int url_is(apr_pool_t *p, const char *in, const char *want)
     return want == NULL ? got == NULL : got != NULL && strcmp(got, want) == 0;
 }
 
-#define N_DPOP 22
+#define N_DPOP 23
 static void test_dpop(apr_pool_t *p)
 {
     apr_int64_t now = (apr_int64_t)apr_time_sec(apr_time_now());
@@ -1781,6 +1786,29 @@ static void test_dpop(apr_pool_t *p)
               "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs") == 0,
        "the JWK thumbprint of RFC 7638's example");
     json_decref(rfc);
+    proof_keys = ac_dpop_keys_make(p, 1);
+    {
+        /* a key from the cache is the one parsed first; another key in
+         * the one slot replaces it while the first proof still holds it */
+        apr_pool_t *a, *b;
+        ac_dpop_proof *pa, *pb, *pc;
+
+        apr_pool_create(&a, p);
+        apr_pool_create(&b, p);
+        dpop_parse(a, good, &pa);
+        dpop_parse(b, good, &pb);
+        dpop_parse(b, proof_of(p, p384, AC_JOSE_ALG_ES384, "dpop+jwt", NULL,
+                               "GET", "https://api.example/x", now, ath),
+                   &pc);
+        ok(pa && pb && pc && pa->key == pb->key && pc->key != pa->key
+           && ac_jose_verify(pa->key, AC_JOSE_ALG_ES256, "x", 1,
+                             (const unsigned char *)"y", 1)
+              == AC_JOSE_ERR_BAD_SIGNATURE_FORMAT,
+           "proof keys come from the cache; a replaced one stays usable "
+           "while a proof holds it");
+        apr_pool_destroy(a);
+        apr_pool_destroy(b);
+    }
 
     ok(dpop_parse(p, good, &pr) == AC_DPOP_OK && pr->iat == now
        && strcmp(pr->htm, "GET") == 0,
