@@ -1,6 +1,5 @@
 /* Licensed under the Apache License, Version 2.0. */
 
-#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -76,7 +75,10 @@ static const char *member(apr_pool_t *p, const json_t *jwk, const char *name)
                                        json_string_length(v)), NULL);
 }
 
-const char *ac_dpop_jwk_thumbprint(apr_pool_t *p, const json_t *jwk)
+/* The thumbprint's digest into md[32]: 1, or 0 for a JWK without its
+ * required members. */
+static int thumbprint_md(apr_pool_t *p, const json_t *jwk,
+                         unsigned char md[32])
 {
     /* RFC 7638 section 3.2: the required members only, in lexicographic
      * order, no whitespace */
@@ -86,10 +88,11 @@ const char *ac_dpop_jwk_thumbprint(apr_pool_t *p, const json_t *jwk)
     const json_t *kty = json_object_get(jwk, "kty");
     const char *const *names;
     const char *text = "{", *m;
+    unsigned int n = 0;
     int i;
 
     if (!json_is_string(kty)) {
-        return NULL;
+        return 0;
     }
     if (strcmp(json_string_value(kty), "RSA") == 0) {
         names = rsa;
@@ -101,16 +104,24 @@ const char *ac_dpop_jwk_thumbprint(apr_pool_t *p, const json_t *jwk)
         names = okp;
     }
     else {
-        return NULL;
+        return 0;
     }
     for (i = 0; names[i] != NULL; i++) {
         if ((m = member(p, jwk, names[i])) == NULL) {
-            return NULL;
+            return 0;
         }
         text = apr_pstrcat(p, text, i ? "," : "", m, NULL);
     }
     text = apr_pstrcat(p, text, "}", NULL);
-    return sha256_b64url(p, text, strlen(text));
+    return EVP_Digest(text, strlen(text), md, &n, ac_digest("SHA256"), NULL)
+           == 1 && n == 32;
+}
+
+const char *ac_dpop_jwk_thumbprint(apr_pool_t *p, const json_t *jwk)
+{
+    unsigned char md[32];
+
+    return thumbprint_md(p, jwk, md) ? ac_b64url_encode(p, md, 32) : NULL;
 }
 
 const char *ac_dpop_token_hash(apr_pool_t *p, const char *token,
@@ -161,7 +172,8 @@ static int optional_string(const json_t *claims, const char *name,
  * request still verifies with it. */
 typedef struct {
     apr_pool_t *pool;
-    unsigned char id[32];       /* SHA-256 of the JWK's text, sorted */
+    unsigned char id[32];       /* the JWK's thumbprint (its key) */
+    const char *alg;            /* the JWK's alg (its pin), or NULL */
     ac_jose_key *key;
     int refs;                   /* the slot's, and each request's */
 } cached_key;
@@ -235,31 +247,36 @@ static void key_hold(apr_pool_t *p, ac_dpop_keys *k, cached_key *e)
                               apr_pool_cleanup_null);
 }
 
-/* The key of `jwk`: from the cache, or parsed (and then cached). */
-static ac_jose_status proof_key(apr_pool_t *p, ac_dpop_keys *k,
-                                const json_t *jwk, const ac_jose_key **out)
+static int same_alg(const char *a, const char *b)
 {
-    char *text;
-    unsigned char id[32];
-    unsigned int n = 0, slot;
+    return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* The key of `jwk`, whose thumbprint's digest is id[32]: from the cache,
+ * or parsed (and then cached).  An entry is the key and its alg pin;
+ * members that only restrict what a key is for (use, key_ops) were
+ * checked when it was parsed first, for a proof signed by that very key. */
+static ac_jose_status proof_key(apr_pool_t *p, ac_dpop_keys *k,
+                                const json_t *jwk, const unsigned char id[32],
+                                const ac_jose_key **out)
+{
+    const json_t *alg = json_object_get(jwk, "alg");
+    const char *pin = json_is_string(alg) ? json_string_value(alg) : NULL;
+    unsigned int slot;
     cached_key *e, *old;
     apr_pool_t *kp;
     ac_jose_key *key;
     ac_jose_status st;
 
-    text = k ? json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    if (text == NULL || EVP_Digest(text, strlen(text), id, &n,
-                                   ac_digest("SHA256"), NULL) != 1) {
-        free(text);
+    if (k == NULL) {
         st = ac_jose_jwk_parse(p, jwk, &key);
         *out = key;
         return st;
     }
-    free(text);
     slot = ((unsigned int)id[0] << 8 | id[1]) % (unsigned int)k->slots;
     apr_thread_mutex_lock(k->lock);
     e = k->slot[slot];
-    if (e != NULL && memcmp(e->id, id, 32) == 0) {
+    if (e != NULL && memcmp(e->id, id, 32) == 0 && same_alg(e->alg, pin)) {
         key_hold(p, k, e);
         apr_thread_mutex_unlock(k->lock);
         *out = e->key;
@@ -278,6 +295,7 @@ static ac_jose_status proof_key(apr_pool_t *p, ac_dpop_keys *k,
     e = apr_pcalloc(kp, sizeof(*e));
     e->pool = kp;
     memcpy(e->id, id, 32);
+    e->alg = pin ? apr_pstrdup(kp, pin) : NULL;
     e->key = key;
     e->refs = 1;                /* the slot's */
     apr_thread_mutex_lock(k->lock);
@@ -301,6 +319,7 @@ ac_dpop_status ac_dpop_parse(apr_pool_t *p, const char *proof,
     const ac_jose_key *key;
     ac_dpop_proof *pr;
     const json_t *jwk, *kty;
+    unsigned char md[32];
     ac_jose_status st;
 
     *why = AC_JOSE_OK;
@@ -330,13 +349,12 @@ ac_dpop_status ac_dpop_parse(apr_pool_t *p, const char *proof,
     }
     kty = json_object_get(jwk, "kty");
     if (!json_is_string(kty) || strcmp(json_string_value(kty), "oct") == 0
-        || proof_key(p, keys, jwk, &key) != AC_JOSE_OK) {
+        || !thumbprint_md(p, jwk, md)
+        || proof_key(p, keys, jwk, md, &key) != AC_JOSE_OK) {
         return AC_DPOP_ERR_JWK;
     }
     pr = apr_pcalloc(p, sizeof(*pr));
-    if ((pr->jkt = ac_dpop_jwk_thumbprint(p, jwk)) == NULL) {
-        return AC_DPOP_ERR_JWK;
-    }
+    pr->jkt = ac_b64url_encode(p, md, 32);
     st = ac_jose_verify(key, jws->alg, jws->signing_input,
                         jws->signing_input_len, jws->signature,
                         jws->signature_len);

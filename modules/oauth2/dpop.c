@@ -11,6 +11,7 @@
  * still needs a fresh proof on every request.
  */
 
+#include "apr_shm.h"
 #include "apr_strings.h"
 
 #include "httpd.h"
@@ -24,9 +25,16 @@
 
 #include "ac_common.h"
 #include "ac_dpop.h"
+#include "ac_seen.h"
 #include "oauth2.h"
 
 APLOG_USE_MODULE(authn_oauth2);
+
+/* The DPoP proof ids a node remembers without a lock (ac_seen): 2^20
+ * (8 MB of shared memory), some 900,000 proofs of the last 90 seconds
+ * (AuthOAuth2DPoPMaxAge 60 and AuthOAuth2Leeway 30): 10,000 requests a
+ * second.  A full neighbourhood sends its proof to the cache instead. */
+#define PROOF_ID_SLOTS ((apr_size_t)1 << 20)
 
 /* The proof keys this child has met (ac_dpop_keys): made in child_init. */
 #define PROOF_KEY_SLOTS 256
@@ -104,16 +112,56 @@ static oauth2_srv_conf *srv_conf(void)
                                 &authn_oauth2_module);
 }
 
-int oauth2_dpop_setup(server_rec *s, oauth2_srv_conf *sconf)
+/* Whether a section accepts DPoP. */
+static int sets_dpop(const void *dconf)
 {
-    if (sconf->nonce_secret_set) {
-        return OK;
-    }
-    if (RAND_bytes(sconf->nonce_secret, sizeof(sconf->nonce_secret)) != 1) {
+    return ((const oauth2_dir_conf *)dconf)->dpop_set;
+}
+
+static void dpop_visit(void *baton, server_rec *s, const void *dconf)
+{
+    *(int *)baton |= ((const oauth2_dir_conf *)dconf)->dpop != DPOP_OFF;
+}
+
+int oauth2_dpop_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                      oauth2_srv_conf *sconf)
+{
+    server_rec *vs;
+    apr_shm_t *shm;
+    apr_status_t rv;
+    int used = 0;
+
+    if (!sconf->nonce_secret_set
+        && RAND_bytes(sconf->nonce_secret, sizeof(sconf->nonce_secret))
+           != 1) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AC_LOGNO(0550)
                      "oauth2: cannot draw the DPoP nonce secret");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* the proof ids of this node, when no other node shares the cache */
+    sconf->seen = NULL;
+    if (sconf->cache_spec != NULL && strncmp(sconf->cache_spec, "shmcb", 5)
+                                     != 0) {
+        return OK;
+    }
+    for (vs = s; vs != NULL; vs = vs->next) {
+        ac_conf_effective(ptemp, vs, &authn_oauth2_module, sets_dpop,
+                          dpop_visit, &used);
+    }
+    if (!used) {
+        return OK;
+    }
+    rv = apr_shm_create(&shm, PROOF_ID_SLOTS * sizeof(apr_uint64_t), NULL,
+                        pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, AC_LOGNO(0552)
+                     "oauth2: no shared memory for DPoP proof ids: they go "
+                     "to the cache, under its mutex");
+        return OK;
+    }
+    memset(apr_shm_baseaddr_get(shm), 0, PROOF_ID_SLOTS * sizeof(apr_uint64_t));
+    sconf->seen = ac_seen_make(pconf, apr_shm_baseaddr_get(shm),
+                               PROOF_ID_SLOTS);
     return OK;
 }
 
@@ -151,8 +199,10 @@ static int proof_is_new(request_rec *r, const oauth2_dir_conf *conf,
 {
     request_rec *first = initial_request(r);
     const char *passed = apr_table_get(first->notes, PASSED_NOTE);
+    oauth2_srv_conf *sconf = srv_conf();
     unsigned char id[32];
     const char *hex;
+    apr_int64_t expiry;
     ac_fp fp;
     int added;
 
@@ -164,10 +214,15 @@ static int proof_is_new(request_rec *r, const oauth2_dir_conf *conf,
     if (passed != NULL && strcmp(passed, hex) == 0) {
         return 1;
     }
-    added = ac_cache_add(srv_conf()->cache, r->server, id, sizeof(id),
-                         ac_time_from_epoch(pr->iat + conf->dpop_max_age
-                                            + conf->leeway + 1),
-                         r->pool);
+    expiry = pr->iat + conf->dpop_max_age + conf->leeway + 1;
+    added = sconf->seen == NULL ? AC_SEEN_FULL
+            : ac_seen_add(sconf->seen, id, expiry,
+                          apr_time_sec(apr_time_now()));
+    if (added == AC_SEEN_FULL) {
+        /* several nodes share the cache, or the table is full here */
+        added = ac_cache_add(sconf->cache, r->server, id, sizeof(id),
+                             ac_time_from_epoch(expiry), r->pool);
+    }
     if (added < 0) {
         /* no cache to ask (it failed): the proof's age bounds a replay */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AC_LOGNO(0551)

@@ -509,7 +509,7 @@ static int oauth2_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                      "oauth2: curl_global_init failed");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (oauth2_dpop_setup(s, sconf) != OK) {
+    if (oauth2_dpop_setup(pconf, ptemp, s, sconf) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return ac_cache_setup(s, pconf, ptemp, "AuthOAuth2Cache",

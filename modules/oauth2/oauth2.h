@@ -97,6 +97,9 @@ typedef struct {
      * start-up (each node its own) */
     unsigned char nonce_secret[32];
     int nonce_secret_set;
+    /* DPoP proof ids seen on this node, when the cache is this node's
+     * (shmcb): a lock-free table (ac_seen.h) instead of the cache's mutex */
+    struct ac_seen *seen;
 } oauth2_srv_conf;
 
 /* AuthOAuth2DPoP: whether the DPoP scheme (RFC 9449) is accepted */
@@ -225,8 +228,11 @@ const char *oauth2_dpop_check(request_rec *r, const oauth2_dir_conf *conf,
                               auth_chain_result *res);
 /* The names of the allowed proof algorithms, space-separated. */
 const char *oauth2_dpop_algs(apr_pool_t *p, const oauth2_dir_conf *conf);
-/* post_config: the nonce secret, drawn when none was configured. */
-int oauth2_dpop_setup(server_rec *s, oauth2_srv_conf *sconf);
+/* post_config: the nonce secret, drawn when none was configured; the
+ * table of proof ids when a location accepts DPoP and the cache is
+ * shmcb. */
+int oauth2_dpop_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                      oauth2_srv_conf *sconf);
 /* child_init: the cache of proof keys. */
 void oauth2_dpop_child_init(apr_pool_t *pchild);
 

@@ -11,7 +11,11 @@
 #include "apr_general.h"
 #include "apr_pools.h"
 
+#include "apr_atomic.h"
+#include "apr_thread_proc.h"
+
 #include "ac_common.h"
+#include "ac_seen.h"
 #include "tap.h"
 
 
@@ -270,13 +274,98 @@ static void test_times(apr_pool_t *p)
        "PostgreSQL's year 294276 shows as the last second of 9999");
 }
 
+/* --- ac_seen: one-time values without a lock ------------------------------ */
+
+static void id_of(unsigned int n, unsigned char id[32])
+{
+    unsigned int i;
+
+    for (i = 0; i < 32; i++) {
+        id[i] = (unsigned char)((n * 2654435761u) >> ((i % 4) * 8)) ^ (unsigned char)i;
+    }
+}
+
+#define SEEN_THREADS 4
+#define SEEN_IDS 2000
+static ac_seen *shared_set;
+static volatile apr_uint32_t news[SEEN_IDS];
+
+static void *APR_THREAD_FUNC seen_worker(apr_thread_t *t, void *data)
+{
+    unsigned int n;
+    unsigned char id[32];
+
+    for (n = 0; n < SEEN_IDS; n++) {
+        id_of(n, id);
+        if (ac_seen_add(shared_set, id, 1000 + 60, 1000) == AC_SEEN_NEW) {
+            apr_atomic_inc32(&news[n]);
+        }
+    }
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static void test_seen(apr_pool_t *p)
+{
+    apr_uint64_t *words = apr_pcalloc(p, 1024 * sizeof(apr_uint64_t));
+    apr_uint64_t *small = apr_pcalloc(p, AC_SEEN_PROBES * sizeof(apr_uint64_t));
+    ac_seen *set = ac_seen_make(p, words, 1024);
+    ac_seen *tiny = ac_seen_make(p, small, AC_SEEN_PROBES);
+    apr_thread_t *threads[SEEN_THREADS];
+    unsigned char a[32], b[32];
+    unsigned int n, once = 1, total = 0;
+    apr_status_t rv;
+    int i;
+
+    id_of(1, a);
+    id_of(2, b);
+    ok(ac_seen_add(set, a, 1060, 1000) == AC_SEEN_NEW
+       && ac_seen_add(set, a, 1060, 1030) == AC_SEEN_SEEN
+       && ac_seen_add(set, b, 1060, 1030) == AC_SEEN_NEW,
+       "a value is new once, then seen; another value is new");
+    ok(ac_seen_add(set, a, 1200, 1061) == AC_SEEN_NEW,
+       "after its expiry a value is new again (its slot free)");
+    for (n = 0; n < AC_SEEN_PROBES; n++) {
+        id_of(100 + n, a);
+        ac_seen_add(tiny, a, 1060, 1000);
+    }
+    id_of(999, a);
+    ok(ac_seen_add(tiny, a, 1060, 1000) == AC_SEEN_FULL
+       && ac_seen_add(tiny, a, 1060, 1061) == AC_SEEN_NEW,
+       "a window of live values answers full, until they expire");
+    id_of(3, a);
+    ok(ac_seen_add(set, a, (APR_INT64_C(1) << 24) + 50,
+                   (APR_INT64_C(1) << 24) - 10) == AC_SEEN_NEW
+       && ac_seen_add(set, a, (APR_INT64_C(1) << 24) + 50,
+                      (APR_INT64_C(1) << 24) + 20) == AC_SEEN_SEEN
+       && ac_seen_add(set, a, (APR_INT64_C(1) << 24) + 200,
+                      (APR_INT64_C(1) << 24) + 51) == AC_SEEN_NEW,
+       "expiries compare modulo 2^24 seconds: across the wrap too");
+
+    shared_set = ac_seen_make(p, apr_pcalloc(p, 4096 * sizeof(apr_uint64_t)),
+                              4096);
+    for (i = 0; i < SEEN_THREADS; i++) {
+        apr_thread_create(&threads[i], NULL, seen_worker, NULL, p);
+    }
+    for (i = 0; i < SEEN_THREADS; i++) {
+        apr_thread_join(&rv, threads[i]);
+    }
+    for (n = 0; n < SEEN_IDS; n++) {
+        once &= news[n] <= 1;
+        total += news[n];
+    }
+    ok(once, "4 threads asking the same 2000 values at once: none is new twice");
+    ok(total >= SEEN_IDS * 99 / 100,
+       "and nearly every one is new once (a tie may refuse both)");
+}
+
 int main(void)
 {
     apr_pool_t *p;
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    tap_plan(13 + 15 + 7 + 15 + 11 + 6 + 6 + 5);
+    tap_plan(13 + 15 + 7 + 15 + 11 + 6 + 6 + 5 + 6);
     test_split();
     test_base64(p);
     test_encoders(p);
@@ -285,6 +374,7 @@ int main(void)
     test_csrf_and_origin(p);
     test_revocation_helpers();
     test_times(p);
+    test_seen(p);
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();
