@@ -60,6 +60,15 @@ const char *ac_conf_take1(cmd_parms *cmd, void *dconf, const char *arg)
             *(const char **)(conf + f->offset) = arg;
         }
         break;
+    case AC_CONF_TOKEN:
+        if (!ac_is_http_token(arg)) {
+            err = apr_psprintf(cmd->pool, "%s: '%s' is not %s", name, arg,
+                               f->what);
+        }
+        else {
+            *(const char **)(conf + f->offset) = arg;
+        }
+        break;
     default:
         err = apr_psprintf(cmd->pool, "%s: not a one-argument directive",
                            name);
@@ -104,14 +113,6 @@ const char *ac_conf_not_empty(cmd_parms *cmd, const char *arg)
     return *arg == '\0'
            ? apr_psprintf(cmd->pool, "%s must not be empty", cmd->cmd->name)
            : NULL;
-}
-
-const char *ac_conf_http_token(cmd_parms *cmd, const char *arg)
-{
-    return ac_is_http_token(arg)
-           ? NULL
-           : apr_psprintf(cmd->pool, "%s: '%s' is not an HTTP token (letters, "
-                          "digits and !#$%%&'*+-.^_`|~)", cmd->cmd->name, arg);
 }
 
 const char *ac_conf_conninfo(cmd_parms *cmd, const char *arg)

@@ -30,7 +30,9 @@ typedef enum {
                              * min 0: 0 allowed, else above 0; at most max */
     AC_CONF_FLAG,           /* int, On (1) or Off (0) */
     AC_CONF_ENUM,           /* int, one of the names of `values` */
-    AC_CONF_STRING          /* const char *, as written, after `check` */
+    AC_CONF_STRING,         /* const char *, as written, after `check` */
+    AC_CONF_TOKEN           /* const char *, an HTTP token (RFC 9110),
+                             * `what` it is named in the message */
 } ac_conf_kind;
 
 /* The words of an AC_CONF_ENUM and their values; a NULL name ends it. */
@@ -50,6 +52,7 @@ typedef struct {
     int min, max;
     const ac_conf_enum *values;
     ac_conf_check_fn *check;
+    const char *what;
 } ac_conf_field;
 
 /* The setters of declared directives (cmd->info is the ac_conf_field). */
@@ -69,8 +72,10 @@ void ac_conf_merge(const command_rec *cmds, void *conf, const void *base,
 
 /* A descriptor with static storage (a compound literal at file scope). */
 #define AC_CONF_DECL(kind, type, f, min, max, values, check) \
+    AC_CONF_DECL_WHAT(kind, type, f, min, max, values, check, NULL)
+#define AC_CONF_DECL_WHAT(kind, type, f, min, max, values, check, what) \
     ((void *)&(const ac_conf_field){ (kind), AC_CONF_AT(type, f), (min), \
-                                     (max), (values), (check) })
+                                     (max), (values), (check), (what) })
 
 #define AC_INIT_INT(name, type, f, min, max, where, help) \
     AP_INIT_TAKE1(name, ac_conf_take1, \
@@ -100,9 +105,16 @@ void ac_conf_merge(const command_rec *cmds, void *conf, const void *base,
                   AC_CONF_DECL(AC_CONF_STRING, type, f, 0, 0, NULL, check), \
                   where, help)
 
+/* an HTTP token (a header, cookie or scheme name): `what` names it in the
+ * message ("'x y' is not a cookie name") */
+#define AC_INIT_TOKEN(name, type, f, what, where, help) \
+    AP_INIT_TAKE1(name, ac_conf_take1, \
+                  AC_CONF_DECL_WHAT(AC_CONF_TOKEN, type, f, 0, 0, NULL, \
+                                    NULL, what), \
+                  where, help)
+
 /* Checks for AC_INIT_STRING. */
 ac_conf_check_fn ac_conf_not_empty;     /* at least one character */
-ac_conf_check_fn ac_conf_http_token;    /* an HTTP token (RFC 9110) */
 ac_conf_check_fn ac_conf_conninfo;      /* a libpq connection string */
 
 #endif /* AC_CONF_H */

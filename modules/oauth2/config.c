@@ -549,10 +549,10 @@ const command_rec oauth2_cmds[] = {
                    check_external_url, DIR_CONF,
                    "scheme://host[:port] that clients use, behind a proxy "
                    "(DPoP htu)"),
-    AC_INIT_STRING("AuthOAuth2ClientCertHeader", oauth2_dir_conf,
-                   cert_header, ac_conf_http_token, DIR_CONF,
-                   "the header in which a trusted proxy forwards the client "
-                   "certificate (RFC 8705)"),
+    AC_INIT_TOKEN("AuthOAuth2ClientCertHeader", oauth2_dir_conf,
+                  cert_header, "an HTTP header name", DIR_CONF,
+                  "the header in which a trusted proxy forwards the client "
+                  "certificate (RFC 8705)"),
     AP_INIT_ITERATE("AuthOAuth2TrustedProxy", add_trusted_proxy, NULL,
                     DIR_CONF, "addresses or networks of the proxies whose "
                     "AuthOAuth2ClientCertHeader is believed"),

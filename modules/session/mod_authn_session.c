@@ -106,22 +106,6 @@ static const char *check_user_key(cmd_parms *cmd, const char *arg)
                         : NULL;
 }
 
-static const char *check_csrf_cookie(cmd_parms *cmd, const char *arg)
-{
-    return ac_is_http_token(arg)
-           ? NULL
-           : apr_psprintf(cmd->pool, "AuthSessionCSRFCookie: '%s' is not a "
-                          "cookie name", arg);
-}
-
-static const char *check_csrf_header(cmd_parms *cmd, const char *arg)
-{
-    return ac_is_http_token(arg)
-           ? NULL
-           : apr_psprintf(cmd->pool, "AuthSessionCSRFHeader: '%s' is not an "
-                          "HTTP header name", arg);
-}
-
 static const char *set_challenge(cmd_parms *cmd, void *dconf, const char *arg)
 {
     session_dir_conf_t *conf = dconf;
@@ -257,13 +241,13 @@ static const command_rec session_cmds[] = {
                    check_user_key, OR_AUTHCFG,
                    "the session key holding the user (default "
                    "<AuthName>-user, as mod_auth_form writes it)"),
-    AC_INIT_STRING("AuthSessionCSRFCookie", session_dir_conf_t, csrf_cookie,
-                   check_csrf_cookie, OR_AUTHCFG,
-                   "the name of the CSRF cookie (default csrftoken)"),
-    AC_INIT_STRING("AuthSessionCSRFHeader", session_dir_conf_t, csrf_header,
-                   check_csrf_header, OR_AUTHCFG,
-                   "the header that must echo the CSRF cookie (default "
-                   "X-CSRFToken)"),
+    AC_INIT_TOKEN("AuthSessionCSRFCookie", session_dir_conf_t, csrf_cookie,
+                  "a cookie name", OR_AUTHCFG,
+                  "the name of the CSRF cookie (default csrftoken)"),
+    AC_INIT_TOKEN("AuthSessionCSRFHeader", session_dir_conf_t, csrf_header,
+                  "an HTTP header name", OR_AUTHCFG,
+                  "the header that must echo the CSRF cookie (default "
+                  "X-CSRFToken)"),
     AP_INIT_TAKE1("AuthSessionChallenge", set_challenge, NULL, OR_AUTHCFG,
                   "the scheme word of a WWW-Authenticate challenge, e.g. "
                   "Session (default None)"),

@@ -207,14 +207,6 @@ static const char *check_query(cmd_parms *cmd, const char *arg)
            : NULL;
 }
 
-static const char *check_keyword(cmd_parms *cmd, const char *arg)
-{
-    return ac_is_http_token(arg)
-           ? NULL
-           : apr_psprintf(cmd->pool, "AuthTokenKeyword: '%s' is not an HTTP "
-                          "authentication scheme name", arg);
-}
-
 static const char *check_prefix(cmd_parms *cmd, const char *arg)
 {
     return ac_key_valid_prefix(arg)
@@ -266,9 +258,9 @@ static const command_rec token_cmds[] = {
                    DIR_CONF, "SQL returning user, id, name, scopes, "
                    "expires, revoked, active, key_sha256 for $1 = SHA-256 "
                    "hex of the key"),
-    AC_INIT_STRING("AuthTokenKeyword", token_dir_conf, keyword,
-                   check_keyword, OR_AUTHCFG,
-                   "the Authorization scheme word (default Token)"),
+    AC_INIT_TOKEN("AuthTokenKeyword", token_dir_conf, keyword,
+                  "an HTTP authentication scheme name", OR_AUTHCFG,
+                  "the Authorization scheme word (default Token)"),
     AC_INIT_STRING("AuthTokenPrefix", token_dir_conf, prefix, check_prefix,
                    OR_AUTHCFG, "the prefix of native keys (default act_)"),
     AC_INIT_INT("AuthTokenTouchInterval", token_dir_conf, touch, 0,
