@@ -4,6 +4,11 @@
  * libtool convenience library that every module and the unit tests link.
  * Nothing here touches a request_rec: these are the pure parsers and
  * encoders, so that they can be tested (and fuzzed) on their own.
+ *
+ * One header for all of them: the topics have files of their own, included
+ * here, and this file declares the small helpers that have no topic.
+ *
+ *   ac_b64.h       base64 and base64url
  */
 
 #ifndef AC_COMMON_H
@@ -12,6 +17,8 @@
 #include "apr_pools.h"
 #include "apr_strings.h"
 #include "apr_time.h"
+
+#include "ac_b64.h"
 
 /* Our own log message numbers ("AC00nn: "), as httpd's APLOGNO() does for
  * the distribution's modules. */
@@ -41,24 +48,6 @@ void ac_auth_header_split(const char *header, ac_auth_header *out);
 
 /* Whether the header's scheme is `name`, compared case-insensitively. */
 int ac_auth_header_is(const ac_auth_header *h, const char *name);
-
-/* Strict standard base64 (RFC 4648 section 4): padding required, no
- * whitespace, no characters outside the alphabet, zero pad bits.  On
- * success returns 0 and a NUL-terminated copy in *out (length *outlen);
- * -1 otherwise. */
-int ac_base64_decode(apr_pool_t *p, const char *in, apr_size_t len,
-                     char **out, apr_size_t *outlen);
-
-/* Strict base64url (RFC 4648 section 5) without padding, as JOSE writes it
- * (RFC 7515 section 2): only [A-Za-z0-9_-], no '=', no whitespace, zero
- * unused bits in the last character, and never a length of 4n+1.  The
- * empty string decodes to zero bytes.  On success returns 0 and a
- * NUL-terminated copy in *out (length *outlen); -1 otherwise. */
-int ac_b64url_decode(apr_pool_t *p, const char *in, apr_size_t len,
-                     char **out, apr_size_t *outlen);
-
-/* The `len` bytes at `in` in unpadded base64url, NUL-terminated. */
-const char *ac_b64url_encode(apr_pool_t *p, const void *in, apr_size_t len);
 
 /* `s` as a JSON string literal, quotes included (RFC 8259 section 7). */
 const char *ac_json_string(apr_pool_t *p, const char *s);
