@@ -9,6 +9,8 @@
  * here, and this file declares the small helpers that have no topic.
  *
  *   ac_b64.h       base64 and base64url
+ *   ac_httpsyn.h   HTTP syntax: Authorization header, quoted-string,
+ *                  token, scope lists, CSRF token values, origins
  */
 
 #ifndef AC_COMMON_H
@@ -19,69 +21,20 @@
 #include "apr_time.h"
 
 #include "ac_b64.h"
+#include "ac_httpsyn.h"
 
 /* Our own log message numbers ("AC00nn: "), as httpd's APLOGNO() does for
  * the distribution's modules. */
 #define AC_LOGNO(n) "AC" #n ": "
 
-/* Upper bound on the credentials part of an Authorization header that any
- * scheme reads; httpd's LimitRequestFieldSize is 8190 by default. */
-#define AC_MAX_CREDENTIALS 4096
-
 /* Compare two buffers of the same length in time that depends only on the
  * length.  Returns 1 when equal.  Use for anything derived from a secret. */
 int ac_ct_equal(const void *a, const void *b, apr_size_t len);
-
-/* The words of an Authorization header, split on whitespace the way Django
- * REST framework does (Python's str.split()).  `nwords` is 0 for an empty
- * header, 1 for a scheme alone, 2 for "scheme credentials", and 3 for
- * anything with more words (their text is not kept). */
-typedef struct {
-    int nwords;
-    const char *scheme;
-    apr_size_t scheme_len;
-    const char *credentials;
-    apr_size_t credentials_len;
-} ac_auth_header;
-
-void ac_auth_header_split(const char *header, ac_auth_header *out);
-
-/* Whether the header's scheme is `name`, compared case-insensitively. */
-int ac_auth_header_is(const ac_auth_header *h, const char *name);
 
 /* `s` as a JSON string literal, quotes included (RFC 8259 section 7). */
 const char *ac_json_string(apr_pool_t *p, const char *s);
 /* The same for the `len` bytes at `s` (a NUL among them is \u0000). */
 const char *ac_json_stringn(apr_pool_t *p, const char *s, apr_size_t len);
-
-/* `s` as an HTTP quoted-string (RFC 9110 section 5.6.4), quotes included;
- * control characters are replaced by spaces so that nothing a client sent
- * can split a header. */
-const char *ac_http_quote(apr_pool_t *p, const char *s);
-
-/* Whether the space-separated list `have` contains any word of the
- * space-separated list `want`. */
-int ac_scopes_intersect(const char *have, const char *want);
-
-/* Whether `s` is a non-empty HTTP token (RFC 9110 section 5.6.2), as
- * header names, cookie names and authentication scheme names are. */
-int ac_is_http_token(const char *s);
-
-/* A CSRF token as mod_authn_session issues it: 32 bytes from the CSPRNG
- * in unpadded base64url. */
-#define AC_CSRF_TOKEN_LENGTH 43
-
-/* Whether `v` has the form of a CSRF token: exactly AC_CSRF_TOKEN_LENGTH
- * characters of [A-Za-z0-9_-].  1 or 0 (NULL included). */
-int ac_csrf_token_valid(const char *v);
-
-/* The origin of a URL (RFC 6454 section 4) as a browser sends it in
- * Origin: "scheme://host" or "scheme://host:port", scheme and host
- * lowercased, an IPv6 literal in brackets, the port only when it is not
- * the scheme's default.  NULL when `url` is NULL, does not parse, has no
- * scheme or host, or has a character outside [A-Za-z0-9+.-] in the scheme
- * or outside [A-Za-z0-9.:_-] in the host. */
-const char *ac_url_origin(apr_pool_t *p, const char *url);
 
 /* A directive's whole number from `min` to `max`: NULL and *out set, or
  * the message "<what>: '<arg>' must be a whole number from min to max". */
