@@ -11,6 +11,7 @@
  *   ac_b64.h       base64 and base64url
  *   ac_httpsyn.h   HTTP syntax: Authorization header, quoted-string,
  *                  token, scope lists, CSRF token values, origins
+ *   ac_record.h    the bytes of a cache record (the verdict cache's)
  */
 
 #ifndef AC_COMMON_H
@@ -22,6 +23,7 @@
 
 #include "ac_b64.h"
 #include "ac_httpsyn.h"
+#include "ac_record.h"
 
 /* Our own log message numbers ("AC00nn: "), as httpd's APLOGNO() does for
  * the distribution's modules. */
@@ -47,23 +49,6 @@ const char *ac_parse_int(apr_pool_t *p, const char *what, const char *arg,
 const char *ac_parse_seconds(apr_pool_t *p, const char *what,
                              const char *arg, int allow_zero, double max,
                              apr_interval_time_t *out);
-
-/* A cache record: a head line, then `n` strings, each NUL-terminated, in
- * `size` bytes at most.  Returns the length, or 0 when it does not fit. */
-unsigned int ac_record_encode(unsigned char *buf, unsigned int size,
-                              const char *head, const char *const *fields,
-                              int n);
-
-/* The reverse, copying into `p`: returns the head and sets
- * *fields[0..n-1], or NULL when the record is not n + 1 strings. */
-const char *ac_record_decode(apr_pool_t *p, const unsigned char *buf,
-                             unsigned int len, const char **const *fields,
-                             int n);
-
-/* A head of exactly `n` decimal integers (a '-' allowed), separated by
- * single spaces, into out[0..n-1]: 1, or 0 for anything else.  (sscanf
- * cost more than the rest of a cache hit.) */
-int ac_record_numbers(const char *head, apr_int64_t *out, int n);
 
 /* The last second that authchain keeps or shows: 9999-12-31T23:59:59Z.
  * A time in seconds beyond it (a JWT's exp near 2^53, a key expiring in
