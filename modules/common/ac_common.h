@@ -12,6 +12,8 @@
  *   ac_httpsyn.h   HTTP syntax: Authorization header, quoted-string,
  *                  token, scope lists, CSRF token values, origins
  *   ac_record.h    the bytes of a cache record (the verdict cache's)
+ *   ac_sql.h       PostgreSQL helpers without a connection (ac_pg.h has
+ *                  the connections)
  */
 
 #ifndef AC_COMMON_H
@@ -24,6 +26,7 @@
 #include "ac_b64.h"
 #include "ac_httpsyn.h"
 #include "ac_record.h"
+#include "ac_sql.h"
 
 /* Our own log message numbers ("AC00nn: "), as httpd's APLOGNO() does for
  * the distribution's modules. */
@@ -77,29 +80,5 @@ int ac_is_lower_hex(const char *s, apr_size_t len);
 apr_interval_time_t ac_backoff_next(apr_interval_time_t prev,
                                     apr_interval_time_t min,
                                     apr_interval_time_t max);
-
-/* The libpq conninfo for the writes that go with the reads of `conninfo`
- * (ac_pg_write_pool_get in ac_pg.h): NULL when writes can share the read
- * connections (one host, and no target_session_attrs or one that already
- * asks for read-write or primary), else `conninfo` with
- * target_session_attrs=read-write, rebuilt as a keyword='value' string from
- * libpq's own parse, so that a URI and a repeated keyword (the last one
- * wins) are read exactly as libpq reads them.  NULL too when libpq cannot
- * parse `conninfo`. */
-const char *ac_write_conninfo(apr_pool_t *p, const char *conninfo);
-
-/* A PostgreSQL array literal of the `n` strings: {"a","b\"c"}, every
- * element quoted, `"` and `\` escaped, so that any string is one element
- * (and none is NULL).  At most 2 * strlen + 3 bytes per element. */
-const char *ac_sql_array_literal(apr_pool_t *p, const char *const *strs,
-                                 int n);
-
-/* The row of a batched lookup's result (a libpq PGresult) whose column
- * `col` holds `secret` (`len` bytes), or -1: every row is compared, each
- * in constant time, so that the time taken tells nothing of the secret
- * nor of which row matched.  NULLs never match. */
-struct pg_result;
-int ac_sql_row_of(const struct pg_result *res, int col, const char *secret,
-                  apr_size_t len);
 
 #endif /* AC_COMMON_H */
