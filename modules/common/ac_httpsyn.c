@@ -85,23 +85,37 @@ const char *ac_http_quote(apr_pool_t *p, const char *s)
     return buf;
 }
 
+int ac_scope_next(const char **s, const char **word, apr_size_t *len)
+{
+    const char *c = *s;
+
+    if (c == NULL) {
+        return 0;
+    }
+    while (*c == ' ') {
+        c++;
+    }
+    if (*c == '\0') {
+        *s = c;
+        return 0;
+    }
+    *word = c;
+    while (*c && *c != ' ') {
+        c++;
+    }
+    *len = (apr_size_t)(c - *word);
+    *s = c;
+    return 1;
+}
+
 /* Whether `word` (length len) is one of the words of `list`. */
 static int list_has_word(const char *list, const char *word, apr_size_t len)
 {
-    const char *s = list;
+    const char *w;
+    apr_size_t n;
 
-    while (*s) {
-        const char *start;
-
-        while (*s == ' ') {
-            s++;
-        }
-        start = s;
-        while (*s && *s != ' ') {
-            s++;
-        }
-        if ((apr_size_t)(s - start) == len && len > 0
-            && memcmp(start, word, len) == 0) {
+    while (ac_scope_next(&list, &w, &n)) {
+        if (n == len && memcmp(w, word, len) == 0) {
             return 1;
         }
     }
@@ -110,22 +124,11 @@ static int list_has_word(const char *list, const char *word, apr_size_t len)
 
 int ac_scopes_intersect(const char *have, const char *want)
 {
-    const char *s = want;
+    const char *w;
+    apr_size_t len;
 
-    if (have == NULL || want == NULL) {
-        return 0;
-    }
-    while (*s) {
-        const char *start;
-
-        while (*s == ' ') {
-            s++;
-        }
-        start = s;
-        while (*s && *s != ' ') {
-            s++;
-        }
-        if (s > start && list_has_word(have, start, s - start)) {
+    while (ac_scope_next(&want, &w, &len)) {
+        if (list_has_word(have, w, len)) {
             return 1;
         }
     }

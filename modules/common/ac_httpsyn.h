@@ -37,6 +37,18 @@ int ac_auth_header_is(const ac_auth_header *h, const char *name);
  * can split a header. */
 const char *ac_http_quote(apr_pool_t *p, const char *s);
 
+/* The next word of the space-separated list at *s, as OAuth 2.0 writes
+ * scopes (RFC 6749 section 3.3: scope-tokens separated by SP): skips the
+ * spaces before it, points *word at it with its length in *len, moves *s
+ * past it and returns 1; returns 0 when only spaces are left (or *s is
+ * NULL).  Only ' ' separates: any other character, tabs and controls
+ * included, belongs to a word, for the caller to judge.  The one scanner
+ * of scope lists:
+ *
+ *     while (ac_scope_next(&s, &word, &len)) { ... }
+ */
+int ac_scope_next(const char **s, const char **word, apr_size_t *len);
+
 /* Whether the space-separated list `have` contains any word of the
  * space-separated list `want`. */
 int ac_scopes_intersect(const char *have, const char *want);
