@@ -69,16 +69,13 @@ const char *ac_http_quote(apr_pool_t *p, const char *s)
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
 
-        if (c == '"' || c == '\\') {
+        if (c < 0x20 || c == 0x7f) {
+            c = ' ';
+        }
+        else if (c == '"' || c == '\\') {
             buf[n++] = '\\';
-            buf[n++] = c;
         }
-        else if (c < 0x20 || c == 0x7f) {
-            buf[n++] = ' ';
-        }
-        else {
-            buf[n++] = c;
-        }
+        buf[n++] = c;
     }
     buf[n++] = '"';
     buf[n] = '\0';
