@@ -51,16 +51,22 @@ static const char usage_exit[] =
     "Exit status: 0 done, 1 revoke matched no token, 2 usage error,\n"
     "3 database error (cannot connect, schema missing), 4 internal error.\n";
 
+/* One line on stderr, prefixed by the program's name. */
+static void vsay(const char *fmt, va_list ap)
+{
+    fputs(PROGRAM ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 /* Print printf-style to stderr, prefixed by the program's name. */
 void cli_say(const char *fmt, ...)
 {
     va_list ap;
 
-    fputs(PROGRAM ": ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsay(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 /* `s` with every control character replaced by '?', so that nothing taken
@@ -126,11 +132,9 @@ int cli_usage_error(const command_def *cmd, const char *fmt, ...)
 {
     va_list ap;
 
-    fputs(PROGRAM ": ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsay(fmt, ap);
     va_end(ap);
-    fputs("\n", stderr);
     if (cmd) {
         cli_usage_command(cmd, stderr);
     }
