@@ -5,6 +5,8 @@
  *   cli_args.c         the command line: options, values, usage, messages
  *   cli_db.c           the database: connection, statements, the schema
  *   authchain-token.c  the commands and main()
+ *
+ * Each function is described above its definition.
  */
 
 #ifndef AC_CLI_H
