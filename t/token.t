@@ -11,7 +11,7 @@ use Apache::TestUtil;
 use Time::HiRes qw(sleep time);
 use ChainTest;
 
-plan tests => 33;
+plan tests => 35;
 
 sub refused_with {
     my ($url, $auth, $reason, $name) = @_;
@@ -89,6 +89,17 @@ $res = GET '/token/scoped/env', Authorization => "Token $reader";
 ok t_cmp($res->code, 403, 'Require auth-scope refuses a key without the scope');
 $res = GET '/token/scoped/env', Authorization => "Token $key";
 ok t_cmp($res->code, 200, 'Require auth-scope grants a key with the scope');
+
+# only a space separates scopes (RFC 6749 section 3.3): Require auth-scope
+# and the auth data both read a tab as part of a scope
+my $tabbed = new_key('toktabbed');
+psql("UPDATE authchain_token SET scopes = E' read\\twrite'"
+     . " WHERE user_name = 'toktabbed'");
+$res = GET '/token/scoped/env', Authorization => "Token $tabbed";
+ok t_cmp($res->code, 403, 'a tab does not separate scopes for Require auth-scope');
+$res = GET '/token/env', Authorization => "Token $tabbed";
+ok t_cmp(identity($res)->{AUTH_CHAIN_DATA}, qr/"scopes":\["read\\twrite"\],/,
+         'nor in the auth data\'s scopes');
 
 $res = GET '/token/bearer/env', Authorization => "Bearer $key";
 ok t_cmp(identity($res)->{REMOTE_USER}, 'tokalice',

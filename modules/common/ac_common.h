@@ -4,6 +4,16 @@
  * libtool convenience library that every module and the unit tests link.
  * Nothing here touches a request_rec: these are the pure parsers and
  * encoders, so that they can be tested (and fuzzed) on their own.
+ *
+ * One header for all of them: the topics have files of their own, included
+ * here, and this file declares the small helpers that have no topic.
+ *
+ *   ac_b64.h       base64 and base64url
+ *   ac_httpsyn.h   HTTP syntax: Authorization header, quoted-string,
+ *                  token, scope lists, CSRF token values, origins
+ *   ac_record.h    the bytes of a cache record (the verdict cache's)
+ *   ac_sql.h       PostgreSQL helpers without a connection (ac_pg.h has
+ *                  the connections)
  */
 
 #ifndef AC_COMMON_H
@@ -13,86 +23,23 @@
 #include "apr_strings.h"
 #include "apr_time.h"
 
+#include "ac_b64.h"
+#include "ac_httpsyn.h"
+#include "ac_record.h"
+#include "ac_sql.h"
+
 /* Our own log message numbers ("AC00nn: "), as httpd's APLOGNO() does for
  * the distribution's modules. */
 #define AC_LOGNO(n) "AC" #n ": "
-
-/* Upper bound on the credentials part of an Authorization header that any
- * scheme reads; httpd's LimitRequestFieldSize is 8190 by default. */
-#define AC_MAX_CREDENTIALS 4096
 
 /* Compare two buffers of the same length in time that depends only on the
  * length.  Returns 1 when equal.  Use for anything derived from a secret. */
 int ac_ct_equal(const void *a, const void *b, apr_size_t len);
 
-/* The words of an Authorization header, split on whitespace the way Django
- * REST framework does (Python's str.split()).  `nwords` is 0 for an empty
- * header, 1 for a scheme alone, 2 for "scheme credentials", and 3 for
- * anything with more words (their text is not kept). */
-typedef struct {
-    int nwords;
-    const char *scheme;
-    apr_size_t scheme_len;
-    const char *credentials;
-    apr_size_t credentials_len;
-} ac_auth_header;
-
-void ac_auth_header_split(const char *header, ac_auth_header *out);
-
-/* Whether the header's scheme is `name`, compared case-insensitively. */
-int ac_auth_header_is(const ac_auth_header *h, const char *name);
-
-/* Strict standard base64 (RFC 4648 section 4): padding required, no
- * whitespace, no characters outside the alphabet, zero pad bits.  On
- * success returns 0 and a NUL-terminated copy in *out (length *outlen);
- * -1 otherwise. */
-int ac_base64_decode(apr_pool_t *p, const char *in, apr_size_t len,
-                     char **out, apr_size_t *outlen);
-
-/* Strict base64url (RFC 4648 section 5) without padding, as JOSE writes it
- * (RFC 7515 section 2): only [A-Za-z0-9_-], no '=', no whitespace, zero
- * unused bits in the last character, and never a length of 4n+1.  The
- * empty string decodes to zero bytes.  On success returns 0 and a
- * NUL-terminated copy in *out (length *outlen); -1 otherwise. */
-int ac_b64url_decode(apr_pool_t *p, const char *in, apr_size_t len,
-                     char **out, apr_size_t *outlen);
-
-/* The `len` bytes at `in` in unpadded base64url, NUL-terminated. */
-const char *ac_b64url_encode(apr_pool_t *p, const void *in, apr_size_t len);
-
 /* `s` as a JSON string literal, quotes included (RFC 8259 section 7). */
 const char *ac_json_string(apr_pool_t *p, const char *s);
 /* The same for the `len` bytes at `s` (a NUL among them is \u0000). */
 const char *ac_json_stringn(apr_pool_t *p, const char *s, apr_size_t len);
-
-/* `s` as an HTTP quoted-string (RFC 9110 section 5.6.4), quotes included;
- * control characters are replaced by spaces so that nothing a client sent
- * can split a header. */
-const char *ac_http_quote(apr_pool_t *p, const char *s);
-
-/* Whether the space-separated list `have` contains any word of the
- * space-separated list `want`. */
-int ac_scopes_intersect(const char *have, const char *want);
-
-/* Whether `s` is a non-empty HTTP token (RFC 9110 section 5.6.2), as
- * header names, cookie names and authentication scheme names are. */
-int ac_is_http_token(const char *s);
-
-/* A CSRF token as mod_authn_session issues it: 32 bytes from the CSPRNG
- * in unpadded base64url. */
-#define AC_CSRF_TOKEN_LENGTH 43
-
-/* Whether `v` has the form of a CSRF token: exactly AC_CSRF_TOKEN_LENGTH
- * characters of [A-Za-z0-9_-].  1 or 0 (NULL included). */
-int ac_csrf_token_valid(const char *v);
-
-/* The origin of a URL (RFC 6454 section 4) as a browser sends it in
- * Origin: "scheme://host" or "scheme://host:port", scheme and host
- * lowercased, an IPv6 literal in brackets, the port only when it is not
- * the scheme's default.  NULL when `url` is NULL, does not parse, has no
- * scheme or host, or has a character outside [A-Za-z0-9+.-] in the scheme
- * or outside [A-Za-z0-9.:_-] in the host. */
-const char *ac_url_origin(apr_pool_t *p, const char *url);
 
 /* A directive's whole number from `min` to `max`: NULL and *out set, or
  * the message "<what>: '<arg>' must be a whole number from min to max". */
@@ -105,23 +52,6 @@ const char *ac_parse_int(apr_pool_t *p, const char *what, const char *arg,
 const char *ac_parse_seconds(apr_pool_t *p, const char *what,
                              const char *arg, int allow_zero, double max,
                              apr_interval_time_t *out);
-
-/* A cache record: a head line, then `n` strings, each NUL-terminated, in
- * `size` bytes at most.  Returns the length, or 0 when it does not fit. */
-unsigned int ac_record_encode(unsigned char *buf, unsigned int size,
-                              const char *head, const char *const *fields,
-                              int n);
-
-/* The reverse, copying into `p`: returns the head and sets
- * *fields[0..n-1], or NULL when the record is not n + 1 strings. */
-const char *ac_record_decode(apr_pool_t *p, const unsigned char *buf,
-                             unsigned int len, const char **const *fields,
-                             int n);
-
-/* A head of exactly `n` decimal integers (a '-' allowed), separated by
- * single spaces, into out[0..n-1]: 1, or 0 for anything else.  (sscanf
- * cost more than the rest of a cache hit.) */
-int ac_record_numbers(const char *head, apr_int64_t *out, int n);
 
 /* The last second that authchain keeps or shows: 9999-12-31T23:59:59Z.
  * A time in seconds beyond it (a JWT's exp near 2^53, a key expiring in
@@ -150,29 +80,5 @@ int ac_is_lower_hex(const char *s, apr_size_t len);
 apr_interval_time_t ac_backoff_next(apr_interval_time_t prev,
                                     apr_interval_time_t min,
                                     apr_interval_time_t max);
-
-/* The libpq conninfo for the writes that go with the reads of `conninfo`
- * (ac_pg_write_pool_get in ac_pg.h): NULL when writes can share the read
- * connections (one host, and no target_session_attrs or one that already
- * asks for read-write or primary), else `conninfo` with
- * target_session_attrs=read-write, rebuilt as a keyword='value' string from
- * libpq's own parse, so that a URI and a repeated keyword (the last one
- * wins) are read exactly as libpq reads them.  NULL too when libpq cannot
- * parse `conninfo`. */
-const char *ac_write_conninfo(apr_pool_t *p, const char *conninfo);
-
-/* A PostgreSQL array literal of the `n` strings: {"a","b\"c"}, every
- * element quoted, `"` and `\` escaped, so that any string is one element
- * (and none is NULL).  At most 2 * strlen + 3 bytes per element. */
-const char *ac_sql_array_literal(apr_pool_t *p, const char *const *strs,
-                                 int n);
-
-/* The row of a batched lookup's result (a libpq PGresult) whose column
- * `col` holds `secret` (`len` bytes), or -1: every row is compared, each
- * in constant time, so that the time taken tells nothing of the secret
- * nor of which row matched.  NULLs never match. */
-struct pg_result;
-int ac_sql_row_of(const struct pg_result *res, int col, const char *secret,
-                  apr_size_t len);
 
 #endif /* AC_COMMON_H */

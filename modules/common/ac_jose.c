@@ -1475,23 +1475,16 @@ static int scope_char(unsigned char c)
  * that no scope may hold. */
 static int add_scopes(apr_pool_t *p, apr_array_header_t *out, const char *s)
 {
-    while (*s) {
-        const char *start;
+    const char *word;
+    apr_size_t len, i;
 
-        while (*s == ' ') {
-            s++;
-        }
-        start = s;
-        while (*s && *s != ' ') {
-            if (!scope_char((unsigned char)*s)) {
+    while (ac_scope_next(&s, &word, &len)) {
+        for (i = 0; i < len; i++) {
+            if (!scope_char((unsigned char)word[i])) {
                 return -1;
             }
-            s++;
         }
-        if (s > start) {
-            APR_ARRAY_PUSH(out, const char *) = apr_pstrmemdup(p, start,
-                                                               s - start);
-        }
+        APR_ARRAY_PUSH(out, const char *) = apr_pstrmemdup(p, word, len);
     }
     return 0;
 }

@@ -21,6 +21,8 @@
 
 #include <libpq-fe.h>
 
+#include "ac_sql.h"
+
 typedef struct ac_pg_pool ac_pg_pool;
 
 typedef enum {

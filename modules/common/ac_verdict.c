@@ -4,6 +4,7 @@
 
 #include "ac_common.h"
 #include "ac_key.h"
+#include "ac_record.h"
 #include "ac_verdict.h"
 
 /* --- verdicts ------------------------------------------------------------- */

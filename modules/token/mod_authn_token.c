@@ -574,13 +574,16 @@ static int token_log_transaction(request_rec *r)
  * The scheme
  */
 
+/* The space-separated `scopes` as a JSON array of strings, for the auth
+ * data. */
 static const char *json_scopes(apr_pool_t *p, const char *scopes)
 {
     apr_array_header_t *items = apr_array_make(p, 4, sizeof(const char *));
     const char *s = scopes, *w;
+    apr_size_t len;
 
-    while (*s && (w = ap_getword_white(p, &s)) && *w) {
-        APR_ARRAY_PUSH(items, const char *) = ac_json_string(p, w);
+    while (ac_scope_next(&s, &w, &len)) {
+        APR_ARRAY_PUSH(items, const char *) = ac_json_stringn(p, w, len);
     }
     return apr_pstrcat(p, "[", apr_array_pstrcat(p, items, ','), "]", NULL);
 }

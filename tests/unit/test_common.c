@@ -1,8 +1,8 @@
 /* Licensed under the Apache License, Version 2.0.
  *
  * Unit tests of modules/common: the header splitter, strict base64, the
- * JSON and quoted-string encoders, the scope matcher and the constant-time
- * compare.  Prints TAP.
+ * JSON and quoted-string encoders, the scope scanner and matcher and the
+ * constant-time compare.  Prints TAP.
  */
 
 #include <stdio.h>
@@ -114,6 +114,39 @@ static void test_encoders(apr_pool_t *p)
     ok(strcmp(ac_http_quote(p, "x\r\nSet-Cookie: y"),
               "\"x  Set-Cookie: y\"") == 0,
        "quoted-string cannot split a header");
+}
+
+/* The words ac_scope_next finds in `list`, each followed by '|'. */
+static const char *scope_words(apr_pool_t *p, const char *list)
+{
+    const char *s = list, *word, *out = "";
+    apr_size_t len;
+
+    while (ac_scope_next(&s, &word, &len)) {
+        out = apr_pstrcat(p, out, apr_pstrmemdup(p, word, len), "|", NULL);
+    }
+    return out;
+}
+
+static void test_scope_scanner(apr_pool_t *p)
+{
+    const char *s = "a ", *word = NULL;
+    apr_size_t len = 0;
+
+    ok(strcmp(scope_words(p, "read write"), "read|write|") == 0,
+       "scope scanner: the words of a list, in order");
+    ok(strcmp(scope_words(p, "  a   b "), "a|b|") == 0,
+       "scope scanner: leading, repeated and trailing spaces separate only");
+    ok(strcmp(scope_words(p, ""), "") == 0
+       && strcmp(scope_words(p, "   "), "") == 0
+       && strcmp(scope_words(p, NULL), "") == 0,
+       "scope scanner: no words in an empty, blank or absent list");
+    ok(strcmp(scope_words(p, "a\tb c\nd"), "a\tb|c\nd|") == 0,
+       "scope scanner: only a space separates (RFC 6749 section 3.3)");
+    ok(ac_scope_next(&s, &word, &len) && len == 1 && *word == 'a'
+       && !ac_scope_next(&s, &word, &len) && *s == '\0'
+       && !ac_scope_next(&s, &word, &len),
+       "scope scanner: after the last word it stays at the end");
 }
 
 static void test_scopes_and_compare(void)
@@ -365,10 +398,11 @@ int main(void)
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    tap_plan(13 + 15 + 7 + 15 + 11 + 6 + 6 + 5 + 6);
+    tap_plan(13 + 15 + 7 + 5 + 15 + 11 + 6 + 6 + 5 + 6);
     test_split();
     test_base64(p);
     test_encoders(p);
+    test_scope_scanner(p);
     test_scopes_and_compare();
     test_directive_numbers_and_records(p);
     test_csrf_and_origin(p);

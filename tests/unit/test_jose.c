@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0.
  *
- * Unit tests of modules/common/ac_jose.c and the base64url of ac_common.c.
+ * Unit tests of modules/common/ac_jose.c and the base64url of ac_b64.c.
  * Every key is generated here, at test time, with OpenSSL (RSA 2048 and
  * 1024, P-256, P-384, P-521, Ed25519, random HMAC secrets), exported as a
  * JWK by the test-only exporter below, and every token is signed here by

@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0.
  *
- * Unit tests of ac_write_conninfo (modules/common/ac_common.c): the libpq
+ * Unit tests of ac_write_conninfo (modules/common/ac_sql.c): the libpq
  * conninfo that writes use when reads may go to a standby; of
  * ac_sql_array_literal, the keys of a batched lookup; and of ac_sql_row_of,
  * the row of one request among a batch's, on results made without a
