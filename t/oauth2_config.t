@@ -13,7 +13,7 @@ use Time::HiRes qw(sleep);
 use ChainTest;
 use OAuth2Test;
 
-plan tests => 20;
+plan tests => 22;
 
 my $httpd = Apache::Test::vars('httpd');
 my $dir = tempdir(CLEANUP => 1);
@@ -116,6 +116,13 @@ refused("    AuthOAuth2Issuer https://a.test $jwks\n$aud\n    AuthOAuth2RequireT
         qr/AuthOAuth2RequireTyp/, 'a bad AuthOAuth2RequireTyp stops httpd');
 refused("    AuthOAuth2DB \"dbname=x\"\n    AuthOAuth2DBSchema knox\n$aud",
         qr/AuthOAuth2DBSchema/, 'an AuthOAuth2DBSchema other than dot stops httpd');
+refused("    AuthOAuth2Issuer https://a.test $jwks\n$aud\n    AuthOAuth2ResourceMetadata maybe",
+        qr/AuthOAuth2ResourceMetadata must be 'on' or 'off', not 'maybe'/,
+        'a bad AuthOAuth2ResourceMetadata stops httpd');
+refused("    AuthOAuth2Issuer https://a.test $jwks\n$aud\n    <If \"true\">\n"
+        . "    AuthOAuth2ResourceMetadata on\n    </If>",
+        qr/AuthOAuth2ResourceMetadata on belongs in a <Location> section with a plain path/,
+        'AuthOAuth2ResourceMetadata on outside a plain <Location> stops httpd');
 refused("    AuthOAuth2Issuer https://a.test $jwks\n$aud\n    AuthOAuth2CacheTTL -1",
         qr/AuthOAuth2CacheTTL/, 'a negative AuthOAuth2CacheTTL stops httpd');
 refused("    AuthOAuth2Issuer https://a.test $jwks\n$aud",

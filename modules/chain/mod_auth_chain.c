@@ -798,6 +798,57 @@ static authz_status scheme_check_authorization(request_rec *r,
     return AUTHZ_DENIED;
 }
 
+/* The scopes of `Require auth-scope` per server and <Location> path, for
+ * RFC 9728's scopes_supported (auth_chain_scopes_at); made anew with each
+ * reading of the configuration. */
+static apr_hash_t *scopes_by_section;
+
+static int chain_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp)
+{
+    scopes_by_section = apr_hash_make(pconf);
+    return OK;
+}
+
+static const char *section_key(apr_pool_t *p, server_rec *s,
+                               const char *path)
+{
+    apr_size_t n = strlen(path);
+
+    if (n > 1 && path[n - 1] == '/') {          /* /api/ is /api */
+        n--;
+    }
+    return apr_psprintf(p, "%pp %.*s", (void *)s, (int)n, path);
+}
+
+/* Note the scopes of a Require line written (maybe within <RequireAll>
+ * and the like) in a <Location> with a plain path. */
+static void note_scopes(cmd_parms *cmd, const char *scopes)
+{
+    const ap_directive_t *d = cmd->directive->parent;
+    const char *key, *had;
+
+    while (d && strncasecmp(d->directive, "<Require", 8) == 0) {
+        d = d->parent;
+    }
+    if (d == NULL || strcasecmp(d->directive, "<Location") != 0
+        || d->args[0] == '~' || cmd->path == NULL || scopes_by_section == NULL) {
+        return;
+    }
+    key = section_key(cmd->pool, cmd->server, cmd->path);
+    had = apr_hash_get(scopes_by_section, key, APR_HASH_KEY_STRING);
+    apr_hash_set(scopes_by_section, key, APR_HASH_KEY_STRING,
+                 had ? ac_scopes_union(cmd->pool, had, scopes) : scopes);
+}
+
+static const char *auth_chain_scopes_at(apr_pool_t *p, server_rec *s,
+                                        const char *path)
+{
+    return scopes_by_section == NULL ? NULL
+           : apr_hash_get(scopes_by_section, section_key(p, s, path),
+                          APR_HASH_KEY_STRING);
+}
+
 static const char *scope_parse_config(cmd_parms *cmd,
                                       const char *require_line,
                                       const void **parsed)
@@ -813,6 +864,7 @@ static const char *scope_parse_config(cmd_parms *cmd,
         return "Require auth-scope needs at least one scope";
     }
     *parsed = apr_array_pstrcat(cmd->pool, words, ' ');
+    note_scopes(cmd, *parsed);
     return NULL;
 }
 
@@ -969,6 +1021,8 @@ static const auth_chain_provider basic_provider = {
 static void register_hooks(apr_pool_t *p)
 {
     AC_LOG_MODULE(auth_chain);
+    ap_hook_pre_config(chain_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_REGISTER_OPTIONAL_FN(auth_chain_scopes_at);
     ap_hook_check_access_ex(chain_check_access, NULL, NULL, APR_HOOK_FIRST,
                             AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(chain_check_authn, NULL, NULL, APR_HOOK_MIDDLE,

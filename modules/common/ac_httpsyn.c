@@ -132,6 +132,25 @@ int ac_scopes_intersect(const char *have, const char *want)
     return 0;
 }
 
+const char *ac_scopes_union(apr_pool_t *p, const char *a, const char *b)
+{
+    const char *out = "", *lists[2], *w, *s;
+    apr_size_t len;
+    int i;
+
+    lists[0] = a;
+    lists[1] = b;
+    for (i = 0; i < 2; i++) {
+        for (s = lists[i]; ac_scope_next(&s, &w, &len);) {
+            if (!list_has_word(out, w, len)) {
+                out = apr_pstrcat(p, out, *out ? " " : "",
+                                  apr_pstrmemdup(p, w, len), NULL);
+            }
+        }
+    }
+    return out;
+}
+
 int ac_is_http_token(const char *s)
 {
     const char *c;

@@ -53,6 +53,10 @@ int ac_scope_next(const char **s, const char **word, apr_size_t *len);
  * space-separated list `want`. */
 int ac_scopes_intersect(const char *have, const char *want);
 
+/* The words of the space-separated lists `a` and `b`, each once, in the
+ * order first seen, space-separated. */
+const char *ac_scopes_union(apr_pool_t *p, const char *a, const char *b);
+
 /* Whether `s` is a non-empty HTTP token (RFC 9110 section 5.6.2), as
  * header names, cookie names and authentication scheme names are. */
 int ac_is_http_token(const char *s);

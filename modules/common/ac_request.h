@@ -7,8 +7,17 @@
 #ifndef AC_REQUEST_H
 #define AC_REQUEST_H
 
+#include "apr_optional.h"
+
 #include "httpd.h"
 #include "http_config.h"
+
+/* mod_auth_chain's, for RFC 9728's scopes_supported (mod_authn_oauth2):
+ * the scopes that `Require auth-scope` lines name in the <Location>
+ * sections of `path` in server s (space-separated, each once), or NULL;
+ * p for the look-up's own use. */
+APR_DECLARE_OPTIONAL_FN(const char *, auth_chain_scopes_at,
+                        (apr_pool_t *p, server_rec *s, const char *path));
 
 /* `<scheme> realm="<AuthName>"`, the server name standing in for a missing
  * AuthName.  (mod_authn_core stores AuthName with its quotes escaped.) */

@@ -361,6 +361,41 @@ static const char *check_external_url(cmd_parms *cmd, const char *arg)
     return NULL;
 }
 
+/* AuthOAuth2ResourceMetadata on|off: on names the resource by the path
+ * of the <Location> it is written in, which must be a plain one. */
+static const char *set_resource_metadata(cmd_parms *cmd, void *dconf,
+                                         const char *arg)
+{
+    oauth2_dir_conf *conf = dconf;
+    const ap_directive_t *section = cmd->directive->parent;
+
+    conf->resource_path_set = 1;
+    if (strcasecmp(arg, "off") == 0) {
+        conf->resource_path = NULL;
+        return NULL;
+    }
+    if (strcasecmp(arg, "on") != 0) {
+        return apr_psprintf(cmd->pool, "AuthOAuth2ResourceMetadata must be "
+                            "'on' or 'off', not '%s'", arg);
+    }
+    if (section == NULL || strcasecmp(section->directive, "<Location") != 0
+        || section->args[0] == '~' || cmd->path == NULL
+        || cmd->path[0] != '/' || strpbrk(cmd->path, "*?[%") != NULL
+        || ap_strstr_c(cmd->path, "/.") != NULL
+        || ap_strstr_c(cmd->path, "//") != NULL) {
+        return "AuthOAuth2ResourceMetadata on belongs in a <Location> "
+               "section with a plain path (no regex, no wildcard, no dot "
+               "segment): that path is the resource";
+    }
+    /* /api/ and /api are one resource, /api */
+    conf->resource_path = cmd->path[1] != '\0'
+                          && cmd->path[strlen(cmd->path) - 1] == '/'
+                          ? apr_pstrndup(cmd->pool, cmd->path,
+                                         strlen(cmd->path) - 1)
+                          : cmd->path;
+    return NULL;
+}
+
 /* AuthOAuth2TrustedProxy address|network... */
 static const char *add_trusted_proxy(cmd_parms *cmd, void *dconf,
                                      const char *arg)
@@ -556,6 +591,9 @@ const command_rec oauth2_cmds[] = {
     AP_INIT_ITERATE("AuthOAuth2TrustedProxy", add_trusted_proxy, NULL,
                     DIR_CONF, "addresses or networks of the proxies whose "
                     "AuthOAuth2ClientCertHeader is believed"),
+    AP_INIT_TAKE1("AuthOAuth2ResourceMetadata", set_resource_metadata, NULL,
+                  ACCESS_CONF, "on: this <Location> is an OAuth 2.0 "
+                  "protected resource with RFC 9728 metadata; off (default)"),
     AP_INIT_TAKE1("AuthOAuth2Cache", set_cache, NULL, RSRC_CONF,
                   "socache provider[:args] of the cache (default shmcb)"),
     AC_INIT_INT("AuthOAuth2CacheTTL", oauth2_dir_conf, cache_ttl, 0, 86400,
@@ -578,6 +616,7 @@ void *oauth2_merge_dir_config(apr_pool_t *p, void *basev, void *addv)
     AC_MERGE(algs);
     AC_MERGE(dpop_algs);
     AC_MERGE(trusted_proxies);
+    AC_MERGE(resource_path);
     AC_MERGE(db);
     /* where AuthOAuth2DB was written and what its tables are go with it */
     conf->db_at = add->db_set ? add->db_at : base->db_at;

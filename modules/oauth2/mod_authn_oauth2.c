@@ -379,6 +379,17 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
     return AUTH_CHAIN_GRANTED;
 }
 
+const char *oauth2_challenge_of(request_rec *r, const oauth2_dir_conf *conf,
+                                const char *scheme)
+{
+    const char *c = ac_challenge(r, scheme);
+    const char *meta = oauth2_resource_metadata_url(r, conf);
+
+    return meta == NULL ? c
+           : apr_pstrcat(r->pool, c, ", resource_metadata=",
+                         ac_http_quote(r->pool, meta), NULL);
+}
+
 /* Bearer, DPoP (with the proof algorithms, RFC 9449 section 7.1), or
  * both, each its own challenge; the one of the scheme the request used
  * first, which carries the error attributes. */
@@ -390,15 +401,16 @@ static const char *oauth2_challenge(request_rec *r)
     ac_auth_header h;
 
     if (conf->dpop == DPOP_OFF) {
-        return ac_challenge(r, "Bearer");
+        return oauth2_challenge_of(r, conf, "Bearer");
     }
-    dpop = apr_pstrcat(r->pool, ac_challenge(r, "DPoP"), ", algs=",
+    dpop = apr_pstrcat(r->pool, oauth2_challenge_of(r, conf, "DPoP"),
+                       ", algs=",
                        ac_http_quote(r->pool, oauth2_dpop_algs(r->pool, conf)),
                        NULL);
     if (conf->dpop == DPOP_REQUIRED) {
         return dpop;
     }
-    bearer = ac_challenge(r, "Bearer");
+    bearer = oauth2_challenge_of(r, conf, "Bearer");
     ac_auth_header_split(apr_table_get(r->headers_in, "Authorization"), &h);
     return ac_auth_header_is(&h, "DPoP")
            ? apr_pstrcat(r->pool, dpop, "\n", bearer, NULL)
@@ -407,7 +419,10 @@ static const char *oauth2_challenge(request_rec *r)
 
 static const char *oauth2_scope_challenge(request_rec *r, const char *scopes)
 {
-    return apr_pstrcat(r->pool, ac_challenge(r, "Bearer"),
+    oauth2_dir_conf *conf = ap_get_module_config(r->per_dir_config,
+                                                 &authn_oauth2_module);
+
+    return apr_pstrcat(r->pool, oauth2_challenge_of(r, conf, "Bearer"),
                        ", error=\"insufficient_scope\", scope=",
                        ac_http_quote(r->pool, scopes), NULL);
 }
@@ -530,6 +545,7 @@ static void oauth2_child_init(apr_pool_t *pchild, server_rec *s)
 static void oauth2_retrieve_functions(void)
 {
     insert_keep_filter = APR_RETRIEVE_OPTIONAL_FN(ap_request_insert_filter);
+    oauth2_metadata_retrieve();
 }
 
 static void register_hooks(apr_pool_t *p)
@@ -545,6 +561,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_optional_fn_retrieve(oauth2_retrieve_functions, NULL, NULL,
                                  APR_HOOK_MIDDLE);
     ap_hook_fixups(oauth2_fixups, after_chain, NULL, APR_HOOK_MIDDLE);
+    ap_hook_quick_handler(oauth2_metadata_handler, NULL, NULL,
+                          APR_HOOK_MIDDLE);
     ap_register_provider(p, AUTH_CHAIN_PROVIDER_GROUP, "oauth2",
                          AUTH_CHAIN_PROVIDER_VERSION, &oauth2_provider);
 }

@@ -15,6 +15,7 @@
  *   cache.c             the verdict cache (over ac_verdict)
  *   dpop.c              DPoP proofs (RFC 9449) of a request
  *   mtls.c              certificate-bound tokens (RFC 8705)
+ *   metadata.c          the protected resource's metadata (RFC 9728)
  *
  * The judges (oauth2_judge_*) take a request only for its pool, its
  * server and its log, and write an oauth2_record: tests/unit/test_oauth2.c
@@ -140,13 +141,16 @@ typedef struct {
     const char *external_url;       /* scheme://host[:port] clients use */
     const char *cert_header;        /* a proxy's client certificate */
     apr_array_header_t *trusted_proxies;    /* apr_ipsubnet_t * */
+    /* AuthOAuth2ResourceMetadata on: the path of the <Location> that is
+     * the resource (RFC 9728); NULL: off */
+    const char *resource_path;
     unsigned char issuers_set, issuers_at_set, audiences_set,
         any_audience_set, algs_set, leeway_set, require_typ_set,
         jwks_refresh_set, timeout_set, introspect_set, client_id_set,
         client_secret_set, db_set, schema_set, db_timeout_set,
         user_claim_set, form_token_set, cache_ttl_set, dpop_set,
         dpop_algs_set, dpop_max_age_set, dpop_nonce_set, external_url_set,
-        cert_header_set, trusted_proxies_set;
+        cert_header_set, trusted_proxies_set, resource_path_set;
 } oauth2_dir_conf;
 
 /* A verdict, as cached. */
@@ -171,6 +175,12 @@ typedef enum {
     OAUTH2_NO_KEYS,             /* a remote issuer without keys: UNAVAILABLE */
     OAUTH2_MISCONFIGURED        /* no audience: UNAVAILABLE, logged */
 } oauth2_judgement;
+
+/* mod_authn_oauth2.c: the `scheme` challenge of the location (Bearer or
+ * DPoP, realm, and resource_metadata when the location has metadata),
+ * before any error attribute. */
+const char *oauth2_challenge_of(request_rec *r, const oauth2_dir_conf *conf,
+                                const char *scheme);
 
 /* config.c */
 void *oauth2_create_srv_config(apr_pool_t *p, server_rec *s);
@@ -235,6 +245,14 @@ int oauth2_dpop_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                       oauth2_srv_conf *sconf);
 /* child_init: the cache of proof keys. */
 void oauth2_dpop_child_init(apr_pool_t *pchild);
+
+/* metadata.c: the URL of the resource's metadata document for
+ * `resource_metadata` in challenges, NULL when it has none; the quick
+ * handler that serves the document; optional_fn_retrieve. */
+const char *oauth2_resource_metadata_url(request_rec *r,
+                                         const oauth2_dir_conf *conf);
+int oauth2_metadata_handler(request_rec *r, int lookup);
+void oauth2_metadata_retrieve(void);
 
 /* mtls.c: NULL when the request's client certificate is the one
  * rec->x5t names (RFC 8705), else the reason to refuse the token. */
