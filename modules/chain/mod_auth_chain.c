@@ -31,6 +31,8 @@
 
 #include "mod_auth.h"
 
+#include <jansson.h>
+
 #include "mod_auth_chain.h"
 #include "ac_common.h"
 #include "ac_conf.h"
@@ -58,6 +60,12 @@ typedef struct {
         on_invalid_anonymous_set, unauth_user_set, unauth_token_set,
         error_json_set;
 } chain_dir_conf;
+
+/* The server's settings: the audit log (AuthChainAuditLog). */
+typedef struct {
+    const char *audit;              /* a file, or "|command" */
+    apr_file_t *audit_fd;           /* opened in open_logs */
+} chain_srv_conf;
 
 /* One scheme's answer for one client request. */
 typedef struct {
@@ -216,6 +224,31 @@ static const ac_conf_enum on_invalid[] = {
     { "deny", 0 }, { "anonymous", 1 }, { NULL, 0 }
 };
 
+static void *create_chain_srv_config(apr_pool_t *p, server_rec *s)
+{
+    return apr_pcalloc(p, sizeof(chain_srv_conf));
+}
+
+static void *merge_chain_srv_config(apr_pool_t *p, void *basev, void *addv)
+{
+    chain_srv_conf *base = basev, *add = addv;
+
+    return add->audit ? add : base;
+}
+
+static const char *set_audit_log(cmd_parms *cmd, void *dummy,
+                                 const char *arg)
+{
+    chain_srv_conf *sconf = ap_get_module_config(cmd->server->module_config,
+                                                 &auth_chain_module);
+
+    if (*arg == '\0' || (arg[0] == '|' && arg[1] == '\0')) {
+        return "AuthChainAuditLog needs a file or a |command";
+    }
+    sconf->audit = arg;
+    return NULL;
+}
+
 static const ac_conf_enum error_formats[] = {
     { "html", 0 }, { "json", 1 }, { NULL, 0 }
 };
@@ -242,6 +275,9 @@ static const command_rec chain_cmds[] = {
                    unauth_token, NULL, OR_AUTHCFG,
                    "value of the auth-chain-data note for anonymous "
                    "requests"),
+    AP_INIT_TAKE1("AuthChainAuditLog", set_audit_log, NULL, RSRC_CONF,
+                  "a file (relative to ServerRoot) or \"|command\" that gets "
+                  "one JSON line per authenticated or refused request"),
     AC_INIT_ENUM("AuthChainErrorFormat", chain_dir_conf, error_json,
                  error_formats, OR_AUTHCFG,
                  "'html' (httpd's error pages, default) or 'json' "
@@ -752,6 +788,177 @@ static void chain_insert_error(request_rec *r)
 }
 
 /* ----------------------------------------------------------------------
+ * The audit log: one JSON line per request that the chain authenticated
+ * or refused, or that authorization refused (docs/mod_auth_chain.md).
+ */
+
+/* the longest string of a line's member: a line stays below PIPE_BUF */
+#define AUDIT_MAX_STRING 256
+
+static int chain_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s)
+{
+    for (; s != NULL; s = s->next) {
+        chain_srv_conf *sc = ap_get_module_config(s->module_config,
+                                                  &auth_chain_module);
+        const char *path;
+        piped_log *pl;
+        apr_status_t rv;
+
+        if (sc->audit == NULL || sc->audit_fd != NULL) {
+            continue;           /* none, or the main server's, opened */
+        }
+        if (sc->audit[0] == '|') {
+            if ((pl = ap_open_piped_log(pconf, sc->audit + 1)) == NULL) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, AC_LOGNO(0012)
+                             "AuthChainAuditLog: cannot start '%s'",
+                             sc->audit + 1);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            sc->audit_fd = ap_piped_log_write_fd(pl);
+            continue;
+        }
+        path = ap_server_root_relative(pconf, sc->audit);
+        rv = path == NULL ? APR_EBADPATH
+             : apr_file_open(&sc->audit_fd, path,
+                             APR_FOPEN_WRITE | APR_FOPEN_APPEND
+                             | APR_FOPEN_CREATE | APR_FOPEN_LARGEFILE,
+                             APR_FPROT_OS_DEFAULT, pconf);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, AC_LOGNO(0013)
+                         "AuthChainAuditLog: cannot open '%s'", sc->audit);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
+}
+
+/* A string member, cut to AUDIT_MAX_STRING bytes (at a character
+ * boundary of UTF-8), or null. */
+static const char *audit_string(apr_pool_t *p, const char *s)
+{
+    apr_size_t n;
+
+    if (s == NULL) {
+        return "null";
+    }
+    n = strlen(s);
+    if (n > AUDIT_MAX_STRING) {
+        n = AUDIT_MAX_STRING;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) {
+            n--;
+        }
+    }
+    return ac_json_stringn(p, s, n);
+}
+
+/* What identifies the credential in the note's data, never a secret:
+ * the members id, name (token), jti, client_id, iss (oauth2), each a
+ * string or a number. */
+static const char *audit_credential(apr_pool_t *p, const char *data)
+{
+    static const char *const members[] = {
+        "id", "name", "jti", "client_id", "iss", NULL
+    };
+    json_t *o = data ? json_loads(data, 0, NULL) : NULL;
+    const char *out = "";
+    int i;
+
+    if (o == NULL) {
+        return "null";
+    }
+    for (i = 0; members[i]; i++) {
+        json_t *v = json_object_get(o, members[i]);
+        const char *text;
+
+        if (json_is_string(v)) {
+            text = audit_string(p, json_string_value(v));
+        }
+        else if (json_is_integer(v)) {
+            text = apr_psprintf(p, "%" APR_INT64_T_FMT,
+                                (apr_int64_t)json_integer_value(v));
+        }
+        else {
+            continue;
+        }
+        out = apr_pstrcat(p, out, *out ? "," : "", "\"", members[i], "\":",
+                          text, NULL);
+    }
+    json_decref(o);
+    return apr_pstrcat(p, "{", out, "}", NULL);
+}
+
+static const char *decision_of(const chain_answer *d)
+{
+    switch (d->status) {
+    case AUTH_CHAIN_GRANTED:     return "granted";
+    case AUTH_CHAIN_DENIED:      return "denied";
+    case AUTH_CHAIN_FORBIDDEN:   return "forbidden";
+    case AUTH_CHAIN_UNAVAILABLE: return "unavailable";
+    default:                     return "error";
+    }
+}
+
+/* log_transaction */
+static int chain_audit(request_rec *r)
+{
+    chain_srv_conf *sc = ap_get_module_config(r->server->module_config,
+                                              &auth_chain_module);
+    request_rec *last = r;
+    const chain_state *st;
+    const chain_answer *d, *who;
+    const char *line;
+    char when[APR_RFC822_DATE_LEN + 8];
+    apr_time_exp_t t;
+    apr_size_t len;
+
+    if (sc->audit_fd == NULL) {
+        return DECLINED;
+    }
+    while (last->next) {
+        last = last->next;
+    }
+    /* the chain's state of this request or of one it was redirected
+     * from (never of a subrequest: it is gone) */
+    for (st = NULL; last && (st = state_of(last)) == NULL; last = last->prev)
+        ;
+    if (st == NULL) {
+        return DECLINED;
+    }
+    for (last = r; last->next; last = last->next)
+        ;
+    d = st->decisive;
+    if (d == NULL && last->status != HTTP_UNAUTHORIZED
+        && last->status != HTTP_FORBIDDEN) {
+        return DECLINED;        /* anonymous, and let in */
+    }
+    who = d ? d : st->denied;
+    apr_time_exp_gmt(&t, r->request_time);
+    apr_snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+                 t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour,
+                 t.tm_min, t.tm_sec, t.tm_usec);
+    line = apr_pstrcat(r->pool,
+        "{\"time\":\"", when, "\"",
+        ",\"client\":", audit_string(r->pool, r->useragent_ip),
+        ",\"method\":", audit_string(r->pool, r->method),
+        ",\"uri\":", audit_string(r->pool, r->uri),
+        ",\"status\":", apr_itoa(r->pool, last->status),
+        ",\"decision\":\"", d ? decision_of(d)
+                              : st->denied ? "denied" : "anonymous", "\"",
+        ",\"scheme\":", who ? audit_string(r->pool, who->name) : "null",
+        ",\"user\":", audit_string(r->pool, st->granted
+                                             ? st->granted->res.user : NULL),
+        ",\"reason\":", audit_string(r->pool, who && who != st->granted
+                                               ? who->res.reason : NULL),
+        ",\"credential\":", st->granted ? audit_credential(r->pool, st->data)
+                                         : "null",
+        "}\n", NULL);
+    len = strlen(line);
+    apr_file_write(sc->audit_fd, line, &len);
+    return OK;
+}
+
+/* ----------------------------------------------------------------------
  * Require auth-scheme NAME...  /  Require auth-scope SCOPE...
  */
 
@@ -1022,6 +1229,8 @@ static void register_hooks(apr_pool_t *p)
 {
     AC_LOG_MODULE(auth_chain);
     ap_hook_pre_config(chain_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_open_logs(chain_open_logs, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(chain_audit, NULL, NULL, APR_HOOK_MIDDLE);
     APR_REGISTER_OPTIONAL_FN(auth_chain_scopes_at);
     ap_hook_check_access_ex(chain_check_access, NULL, NULL, APR_HOOK_FIRST,
                             AP_AUTH_INTERNAL_PER_CONF);
@@ -1049,8 +1258,8 @@ AP_DECLARE_MODULE(auth_chain) = {
     STANDARD20_MODULE_STUFF,
     create_chain_dir_config,
     merge_chain_dir_config,
-    NULL,
-    NULL,
+    create_chain_srv_config,
+    merge_chain_srv_config,
     chain_cmds,
     register_hooks
 };
