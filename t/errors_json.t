@@ -44,7 +44,8 @@ ok t_cmp(answer($res),
 $res = GET '/jsonerr/env', 'X-Outcome' => 'granted:carol';
 ok t_cmp(answer($res),
          '403 application/json {"detail":"You do not have permission to perform this action."}',
-         'authenticated, refused by Require: PermissionDenied');
+         'authenticated, refused by Require: PermissionDenied (and not '
+         . 'the ErrorDocument that is a local URL)');
 ok t_cmp(challenges($res),
          ['Outcome error="insufficient_scope", scope="read"'],
          'the insufficient_scope challenge is still there');

@@ -588,6 +588,77 @@ static void add_challenges(request_rec *r, const chain_dir_conf *conf,
     }
 }
 
+/* The `detail` of Django REST framework's answer to `status` (with its
+ * texts), or NULL for a status it does not give. */
+static const char *error_detail(request_rec *r, const chain_state *st,
+                                int status)
+{
+    const chain_answer *d = st ? st->decisive : NULL;
+    const char *after;
+    apr_int64_t wait;
+
+    switch (status) {
+    case HTTP_UNAUTHORIZED:          /* AuthenticationFailed/NotAuthenticated */
+        if (st == NULL || st->denied == NULL) {
+            return "Authentication credentials were not provided.";
+        }
+        return st->denied->res.reason ? st->denied->res.reason
+               : "Incorrect authentication credentials.";
+    case HTTP_FORBIDDEN:             /* PermissionDenied, or the scheme's */
+        return d && d->status == AUTH_CHAIN_FORBIDDEN && d->res.reason
+               ? d->res.reason
+               : "You do not have permission to perform this action.";
+    case HTTP_TOO_MANY_REQUESTS:     /* Throttled */
+        after = apr_table_get(r->err_headers_out, "Retry-After");
+        if (after == NULL || !apr_isdigit(*after)
+            || (wait = apr_atoi64(after)) <= 0 || wait > INT_MAX) {
+            return "Request was throttled.";
+        }
+        return apr_psprintf(r->pool, "Request was throttled. Expected "
+                            "available in %" APR_INT64_T_FMT " second%s.",
+                            wait, wait == 1 ? "" : "s");
+    case HTTP_SERVICE_UNAVAILABLE:   /* ServiceUnavailable */
+        return "Service temporarily unavailable, try again later.";
+    default:
+        return NULL;
+    }
+}
+
+/* The filter that types the JSON body: ap_send_error_response calls a
+ * body text/html after the insert_error_filter hook has run. */
+#define JSON_ERROR_FILTER "AUTH_CHAIN_JSON_ERROR"
+
+static apr_status_t json_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    ap_set_content_type(f->r, "application/json");
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* AuthChainErrorFormat json: the bodies of r's 401, 403, 429 and 503, as
+ * custom responses (which ap_die prefers to any ErrorDocument, a local
+ * URL included); set when the chain has decided, and again for the status
+ * being sent (insert_error_filter), which may know more (Retry-After). */
+static void json_response(request_rec *r, const chain_state *st, int status)
+{
+    const char *detail = error_detail(r, st, status);
+
+    if (detail != NULL) {
+        ap_custom_response(r, status,
+                           apr_pstrcat(r->pool, "{\"detail\":",
+                                       ac_json_string(r->pool, detail),
+                                       "}", NULL));
+    }
+}
+
+static void json_responses(request_rec *r, const chain_state *st)
+{
+    json_response(r, st, HTTP_UNAUTHORIZED);
+    json_response(r, st, HTTP_FORBIDDEN);
+    json_response(r, st, HTTP_TOO_MANY_REQUESTS);
+    json_response(r, st, HTTP_SERVICE_UNAVAILABLE);
+}
+
 /* check_access_ex, first: run the chain for `AuthType Chain` locations.
  * Returns DECLINED to let mod_authz_core decide (with r->user set when a
  * scheme identified the caller), or the error status that stops the
@@ -611,6 +682,9 @@ static int chain_check_access(request_rec *r)
     }
 
     st = run_chain(r, conf);
+    if (conf->error_json) {
+        json_responses(r, st);
+    }
     d = st->decisive;
     if (d == NULL) {
         return DECLINED;
@@ -623,7 +697,7 @@ static int chain_check_access(request_rec *r)
         export_identity(r, st);
         return DECLINED;
     case AUTH_CHAIN_FORBIDDEN:
-        if (d->res.reason && *d->res.reason != '/'
+        if (!conf->error_json && d->res.reason && *d->res.reason != '/'
             && !ap_is_url(d->res.reason)) {
             ap_custom_response(r, HTTP_FORBIDDEN,
                                apr_pstrcat(r->pool, d->res.reason, "\n",
@@ -705,52 +779,6 @@ static int chain_fixups(request_rec *r)
     return DECLINED;
 }
 
-/* The `detail` of Django REST framework's answer to the error status of
- * r (with its texts), or NULL for a status it does not give. */
-static const char *error_detail(request_rec *r, const chain_state *st)
-{
-    const chain_answer *d = st ? st->decisive : NULL;
-    const char *after;
-    apr_int64_t wait;
-
-    switch (r->status) {
-    case HTTP_UNAUTHORIZED:          /* AuthenticationFailed/NotAuthenticated */
-        if (st == NULL || st->denied == NULL) {
-            return "Authentication credentials were not provided.";
-        }
-        return st->denied->res.reason ? st->denied->res.reason
-               : "Incorrect authentication credentials.";
-    case HTTP_FORBIDDEN:             /* PermissionDenied, or the scheme's */
-        return d && d->status == AUTH_CHAIN_FORBIDDEN && d->res.reason
-               ? d->res.reason
-               : "You do not have permission to perform this action.";
-    case HTTP_TOO_MANY_REQUESTS:     /* Throttled */
-        after = apr_table_get(r->err_headers_out, "Retry-After");
-        if (after == NULL || !apr_isdigit(*after)
-            || (wait = apr_atoi64(after)) <= 0 || wait > INT_MAX) {
-            return "Request was throttled.";
-        }
-        return apr_psprintf(r->pool, "Request was throttled. Expected "
-                            "available in %" APR_INT64_T_FMT " second%s.",
-                            wait, wait == 1 ? "" : "s");
-    case HTTP_SERVICE_UNAVAILABLE:   /* ServiceUnavailable */
-        return "Service temporarily unavailable, try again later.";
-    default:
-        return NULL;
-    }
-}
-
-/* The filter that types the JSON body: ap_send_error_response calls a
- * body text/html after the insert_error_filter hook has run. */
-#define JSON_ERROR_FILTER "AUTH_CHAIN_JSON_ERROR"
-
-static apr_status_t json_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
-{
-    ap_set_content_type(f->r, "application/json");
-    ap_remove_output_filter(f);
-    return ap_pass_brigade(f->next, bb);
-}
-
 /* insert_error_filter: a 403 from `Require auth-scope` carries the
  * granting scheme's insufficient_scope challenge (RFC 6750 section 3.1);
  * with `AuthChainErrorFormat json` the body of a 401, 403, 429 or 503 is
@@ -760,18 +788,14 @@ static void chain_insert_error(request_rec *r)
 {
     const chain_dir_conf *conf;
     chain_state *st;
-    const char *c, *detail;
+    const char *c;
 
     if (!is_chain_request(r)) {
         return;
     }
     conf = ap_get_module_config(r->per_dir_config, &auth_chain_module);
-    st = find_state(r);
-    if (conf->error_json && (detail = error_detail(r, st)) != NULL) {
-        ap_custom_response(r, r->status,
-                           apr_pstrcat(r->pool, "{\"detail\":",
-                                       ac_json_string(r->pool, detail),
-                                       "}", NULL));
+    if (conf->error_json && error_detail(r, NULL, r->status) != NULL) {
+        json_response(r, find_state(r), r->status);
         ap_add_output_filter(JSON_ERROR_FILTER, NULL, r, r->connection);
     }
     st = state_of(r);
