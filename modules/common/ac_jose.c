@@ -1099,14 +1099,37 @@ static ac_jose_status decode_signature(apr_pool_t *p, const char *in,
     return AC_JOSE_OK;
 }
 
-/* The payload and the signature of a token whose dots are at dots[0] and
- * dots[1], into jws (its header parsed already): *out on AC_JOSE_OK. */
-static ac_jose_status parse_body(apr_pool_t *p, const char *token,
-                                 apr_size_t len, const apr_size_t dots[2],
-                                 ac_jose_jws *jws, ac_jose_jws **out)
+/* A compact JWS: its size, its dots, then its header, parsed here, or
+ * (`known` not 0) one met before whose alg is `known`, then its payload
+ * and its signature. */
+static ac_jose_status parse_jws(apr_pool_t *p, const char *token,
+                                apr_size_t len, ac_jose_alg known,
+                                unsigned int allowed_algs, ac_jose_jws **out)
 {
+    apr_size_t dots[2];
+    ac_jose_jws *jws;
     ac_jose_status rc;
 
+    if (token == NULL) {
+        return AC_JOSE_ERR_MALFORMED;
+    }
+    if (len > AC_JOSE_MAX_TOKEN) {
+        return AC_JOSE_ERR_TOO_LARGE;
+    }
+    if ((rc = find_dots(token, len, dots)) != AC_JOSE_OK) {
+        return rc;
+    }
+    jws = apr_pcalloc(p, sizeof(*jws));
+    if (known != 0) {
+        if (!(allowed_algs & known)) {
+            return AC_JOSE_ERR_ALG_NOT_ALLOWED;
+        }
+        jws->alg = known;
+    }
+    else if ((rc = parse_header(p, token, dots[0], allowed_algs, jws))
+             != AC_JOSE_OK) {
+        return rc;
+    }
     if ((rc = parse_claims(p, token + dots[0] + 1, dots[1] - dots[0] - 1,
                            jws)) != AC_JOSE_OK
         || (rc = decode_signature(p, token + dots[1] + 1, len - dots[1] - 1,
@@ -1119,36 +1142,11 @@ static ac_jose_status parse_body(apr_pool_t *p, const char *token,
     return AC_JOSE_OK;
 }
 
-/* The size and the dots of a token. */
-static ac_jose_status parse_shape(const char *token, apr_size_t len,
-                                  apr_size_t dots[2])
-{
-    if (token == NULL) {
-        return AC_JOSE_ERR_MALFORMED;
-    }
-    if (len > AC_JOSE_MAX_TOKEN) {
-        return AC_JOSE_ERR_TOO_LARGE;
-    }
-    return find_dots(token, len, dots);
-}
-
 ac_jose_status ac_jose_jws_parse(apr_pool_t *p, const char *token,
                                  apr_size_t len, unsigned int allowed_algs,
                                  ac_jose_jws **out)
 {
-    apr_size_t dots[2];
-    ac_jose_jws *jws;
-    ac_jose_status rc;
-
-    if ((rc = parse_shape(token, len, dots)) != AC_JOSE_OK) {
-        return rc;
-    }
-    jws = apr_pcalloc(p, sizeof(*jws));
-    if ((rc = parse_header(p, token, dots[0], allowed_algs, jws))
-        != AC_JOSE_OK) {
-        return rc;
-    }
-    return parse_body(p, token, len, dots, jws, out);
+    return parse_jws(p, token, len, 0, allowed_algs, out);
 }
 
 ac_jose_status ac_jose_jws_parse_known(apr_pool_t *p, const char *token,
@@ -1156,19 +1154,8 @@ ac_jose_status ac_jose_jws_parse_known(apr_pool_t *p, const char *token,
                                        unsigned int allowed_algs,
                                        ac_jose_jws **out)
 {
-    apr_size_t dots[2];
-    ac_jose_jws *jws;
-    ac_jose_status rc;
-
-    if ((rc = parse_shape(token, len, dots)) != AC_JOSE_OK) {
-        return rc;
-    }
-    if (!(allowed_algs & alg)) {
-        return AC_JOSE_ERR_ALG_NOT_ALLOWED;
-    }
-    jws = apr_pcalloc(p, sizeof(*jws));
-    jws->alg = alg;
-    return parse_body(p, token, len, dots, jws, out);
+    return alg == 0 ? AC_JOSE_ERR_ALG_UNSUPPORTED
+                    : parse_jws(p, token, len, alg, allowed_algs, out);
 }
 
 static ac_jose_status verify_hmac(const alg_info *a, const ac_jose_key *key,
