@@ -261,10 +261,11 @@ static unsigned int header_slot(const ac_dpop_keys *k, const char *header,
 static const cached_key *header_find(apr_pool_t *p, ac_dpop_keys *k,
                                      const char *header, apr_size_t len)
 {
+    unsigned int slot = header_slot(k, header, len);
     cached_key *e;
 
     apr_thread_mutex_lock(k->lock);
-    e = k->slot[header_slot(k, header, len)];
+    e = k->slot[slot];
     if (e != NULL && e->header_len == len
         && memcmp(e->header, header, len) == 0) {
         key_hold(p, k, e);
