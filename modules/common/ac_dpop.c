@@ -166,14 +166,18 @@ static int optional_string(const json_t *claims, const char *name,
     return st == AC_JOSE_OK;
 }
 
-/* --- the key cache ------------------------------------------------------- */
+/* --- the header cache ----------------------------------------------------- */
 
-/* One key, in a pool of its own, alive while it is in its slot or a
- * request still verifies with it. */
+/* A client signs every proof with the same header (typ, alg, jwk): one
+ * entry per header, by its bytes, holds what its checks found: its alg,
+ * its jwk's key and thumbprint.  In a pool of its own, alive while it is
+ * in its slot or a request still verifies with its key. */
 typedef struct {
     apr_pool_t *pool;
-    unsigned char id[32];       /* the JWK's thumbprint (its key) */
-    const char *alg;            /* the JWK's alg (its pin), or NULL */
+    const char *header;         /* the proof's first part (its key) */
+    apr_size_t header_len;
+    ac_jose_alg alg;            /* the header's alg */
+    unsigned char jkt[32];      /* the jwk's thumbprint's digest */
     ac_jose_key *key;
     int refs;                   /* the slot's, and each request's */
 } cached_key;
@@ -184,7 +188,7 @@ struct ac_dpop_keys {
     cached_key **slot;
 };
 
-/* The cache's pool goes: the slots let go of their keys. */
+/* The cache's pool goes: the slots let go of their entries. */
 static apr_status_t keys_cleanup(void *data)
 {
     ac_dpop_keys *k = data;
@@ -247,23 +251,45 @@ static void key_hold(apr_pool_t *p, ac_dpop_keys *k, cached_key *e)
                               apr_pool_cleanup_null);
 }
 
-static int same_alg(const char *a, const char *b)
+static unsigned int header_slot(const ac_dpop_keys *k, const char *header,
+                                apr_size_t len)
 {
-    return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+    return (unsigned int)(ac_crc32(header, len) % (apr_uint32_t)k->slots);
 }
 
-/* The key of `jwk`, whose thumbprint's digest is id[32]: from the cache,
- * or parsed (and then cached).  An entry is the key and its alg pin;
- * members that only restrict what a key is for (use, key_ops) were
- * checked when it was parsed first, for a proof signed by that very key. */
+/* The entry of this very header, held for as long as `p` lives, or NULL. */
+static const cached_key *header_find(apr_pool_t *p, ac_dpop_keys *k,
+                                     const char *header, apr_size_t len)
+{
+    unsigned int slot = header_slot(k, header, len);
+    cached_key *e;
+
+    apr_thread_mutex_lock(k->lock);
+    e = k->slot[slot];
+    if (e != NULL && e->header_len == len
+        && memcmp(e->header, header, len) == 0) {
+        key_hold(p, k, e);
+    }
+    else {
+        e = NULL;
+    }
+    apr_thread_mutex_unlock(k->lock);
+    return e;
+}
+
+/* The key of `jwk`, parsed in a pool of its own and cached as the entry
+ * of `jws`'s header (its signing input up to the dot) when there is a
+ * cache, else parsed in `p`. */
 static ac_jose_status proof_key(apr_pool_t *p, ac_dpop_keys *k,
-                                const json_t *jwk, const unsigned char id[32],
+                                const ac_jose_jws *jws, const json_t *jwk,
+                                const unsigned char id[32],
                                 const ac_jose_key **out)
 {
-    const json_t *alg = json_object_get(jwk, "alg");
-    const char *pin = json_is_string(alg) ? json_string_value(alg) : NULL;
-    unsigned int slot;
+    const char *dot = memchr(jws->signing_input, '.',
+                             jws->signing_input_len);
+    apr_size_t header_len = (apr_size_t)(dot - jws->signing_input);
     cached_key *e, *old;
+    unsigned int slot;
     apr_pool_t *kp;
     ac_jose_key *key;
     ac_jose_status st;
@@ -273,17 +299,7 @@ static ac_jose_status proof_key(apr_pool_t *p, ac_dpop_keys *k,
         *out = key;
         return st;
     }
-    slot = ((unsigned int)id[0] << 8 | id[1]) % (unsigned int)k->slots;
-    apr_thread_mutex_lock(k->lock);
-    e = k->slot[slot];
-    if (e != NULL && memcmp(e->id, id, 32) == 0 && same_alg(e->alg, pin)) {
-        key_hold(p, k, e);
-        apr_thread_mutex_unlock(k->lock);
-        *out = e->key;
-        return AC_JOSE_OK;
-    }
-    apr_thread_mutex_unlock(k->lock);
-    /* parsed outside the lock, in a pool of its own */
+    /* parsed outside the lock */
     if (apr_pool_create(&kp, NULL) != APR_SUCCESS) {
         return AC_JOSE_ERR_INTERNAL;
     }
@@ -294,10 +310,13 @@ static ac_jose_status proof_key(apr_pool_t *p, ac_dpop_keys *k,
     }
     e = apr_pcalloc(kp, sizeof(*e));
     e->pool = kp;
-    memcpy(e->id, id, 32);
-    e->alg = pin ? apr_pstrdup(kp, pin) : NULL;
+    e->header = apr_pmemdup(kp, jws->signing_input, header_len);
+    e->header_len = header_len;
+    e->alg = jws->alg;
+    memcpy(e->jkt, id, 32);
     e->key = key;
     e->refs = 1;                /* the slot's */
+    slot = header_slot(k, e->header, header_len);
     apr_thread_mutex_lock(k->lock);
     old = k->slot[slot];
     k->slot[slot] = e;
@@ -310,33 +329,17 @@ static ac_jose_status proof_key(apr_pool_t *p, ac_dpop_keys *k,
     return AC_JOSE_OK;
 }
 
-ac_dpop_status ac_dpop_parse(apr_pool_t *p, const char *proof,
-                             apr_size_t len, unsigned int allowed_algs,
-                             ac_dpop_keys *keys, ac_dpop_proof **out,
-                             ac_jose_status *why)
-{
-    ac_jose_jws *jws;
-    const ac_jose_key *key;
-    ac_dpop_proof *pr;
-    const json_t *jwk, *kty;
-    unsigned char md[32];
-    ac_jose_status st;
+/* --- parsing a proof ------------------------------------------------------ */
 
-    *why = AC_JOSE_OK;
-    if (len > AC_DPOP_MAX_PROOF) {
-        *why = AC_JOSE_ERR_TOO_LARGE;
-        return AC_DPOP_ERR_JWS;
-    }
-    st = ac_jose_jws_parse(p, proof, len,
-                           allowed_algs & AC_JOSE_ALGS_ASYMMETRIC, &jws);
-    if (st == AC_JOSE_ERR_ALG_NONE || st == AC_JOSE_ERR_ALG_UNSUPPORTED
-        || st == AC_JOSE_ERR_ALG_NOT_ALLOWED) {
-        return AC_DPOP_ERR_ALG;
-    }
-    if (st != AC_JOSE_OK) {
-        *why = st;
-        return AC_DPOP_ERR_JWS;
-    }
+/* The checks of a header met for the first time: typ, a public jwk, its
+ * thumbprint's digest into id[32], its key (cached with the header). */
+static ac_dpop_status check_header(apr_pool_t *p, ac_dpop_keys *keys,
+                                   const ac_jose_jws *jws,
+                                   unsigned char id[32],
+                                   const ac_jose_key **key)
+{
+    const json_t *jwk, *kty;
+
     if (!typ_is_dpop(jws->typ)) {
         return AC_DPOP_ERR_TYP;
     }
@@ -349,9 +352,70 @@ ac_dpop_status ac_dpop_parse(apr_pool_t *p, const char *proof,
     }
     kty = json_object_get(jwk, "kty");
     if (!json_is_string(kty) || strcmp(json_string_value(kty), "oct") == 0
-        || !thumbprint_md(p, jwk, md)
-        || proof_key(p, keys, jwk, md, &key) != AC_JOSE_OK) {
+        || !thumbprint_md(p, jwk, id)
+        || proof_key(p, keys, jws, jwk, id, key) != AC_JOSE_OK) {
         return AC_DPOP_ERR_JWK;
+    }
+    return AC_DPOP_OK;
+}
+
+/* The claims of a verified proof into pr. */
+static ac_dpop_status proof_claims(const json_t *claims, ac_dpop_proof *pr)
+{
+    if (ac_jose_claim_string(claims, "jti", &pr->jti) != AC_JOSE_OK
+        || *pr->jti == '\0' || strlen(pr->jti) > AC_DPOP_MAX_JTI
+        || ac_jose_claim_string(claims, "htm", &pr->htm) != AC_JOSE_OK
+        || ac_jose_claim_string(claims, "htu", &pr->htu) != AC_JOSE_OK
+        || ac_jose_claim_time(claims, "iat", &pr->iat) != AC_JOSE_OK
+        || !optional_string(claims, "ath", &pr->ath)
+        || !optional_string(claims, "nonce", &pr->nonce)) {
+        return AC_DPOP_ERR_CLAIMS;
+    }
+    return AC_DPOP_OK;
+}
+
+ac_dpop_status ac_dpop_parse(apr_pool_t *p, const char *proof,
+                             apr_size_t len, unsigned int allowed_algs,
+                             ac_dpop_keys *keys, ac_dpop_proof **out,
+                             ac_jose_status *why)
+{
+    unsigned int algs = allowed_algs & AC_JOSE_ALGS_ASYMMETRIC;
+    const char *dot = NULL;
+    const cached_key *e = NULL;
+    const ac_jose_key *key = NULL;
+    ac_dpop_proof *pr;
+    ac_jose_jws *jws;
+    unsigned char md[32];
+    ac_dpop_status ds;
+    ac_jose_status st;
+
+    *why = AC_JOSE_OK;
+    if (len > AC_DPOP_MAX_PROOF) {
+        *why = AC_JOSE_ERR_TOO_LARGE;
+        return AC_DPOP_ERR_JWS;
+    }
+    if (keys != NULL && proof != NULL
+        && (dot = memchr(proof, '.', len)) != NULL) {
+        e = header_find(p, keys, proof, (apr_size_t)(dot - proof));
+    }
+    /* a header seen before passed its checks: only its alg may fail here */
+    st = e != NULL ? ac_jose_jws_parse_known(p, proof, len, e->alg, algs,
+                                             &jws)
+                   : ac_jose_jws_parse(p, proof, len, algs, &jws);
+    if (st == AC_JOSE_ERR_ALG_NONE || st == AC_JOSE_ERR_ALG_UNSUPPORTED
+        || st == AC_JOSE_ERR_ALG_NOT_ALLOWED) {
+        return AC_DPOP_ERR_ALG;
+    }
+    if (st != AC_JOSE_OK) {
+        *why = st;
+        return AC_DPOP_ERR_JWS;
+    }
+    if (e != NULL) {
+        memcpy(md, e->jkt, 32);
+        key = e->key;
+    }
+    else if ((ds = check_header(p, keys, jws, md, &key)) != AC_DPOP_OK) {
+        return ds;
     }
     pr = apr_pcalloc(p, sizeof(*pr));
     pr->jkt = ac_b64url_encode(p, md, 32);
@@ -364,14 +428,8 @@ ac_dpop_status ac_dpop_parse(apr_pool_t *p, const char *proof,
     if (st != AC_JOSE_OK) {
         return AC_DPOP_ERR_SIGNATURE;
     }
-    if (ac_jose_claim_string(jws->claims, "jti", &pr->jti) != AC_JOSE_OK
-        || *pr->jti == '\0' || strlen(pr->jti) > AC_DPOP_MAX_JTI
-        || ac_jose_claim_string(jws->claims, "htm", &pr->htm) != AC_JOSE_OK
-        || ac_jose_claim_string(jws->claims, "htu", &pr->htu) != AC_JOSE_OK
-        || ac_jose_claim_time(jws->claims, "iat", &pr->iat) != AC_JOSE_OK
-        || !optional_string(jws->claims, "ath", &pr->ath)
-        || !optional_string(jws->claims, "nonce", &pr->nonce)) {
-        return AC_DPOP_ERR_CLAIMS;
+    if ((ds = proof_claims(jws->claims, pr)) != AC_DPOP_OK) {
+        return ds;
     }
     pr->alg = jws->alg;
     pr->key = key;

@@ -69,11 +69,15 @@ typedef struct {
     apr_int64_t iat;
 } ac_dpop_proof;
 
-/* The proof keys a process has met, each parsed once: a client signs
- * every proof with the same key pair, and making an OpenSSL key of a JWK
- * costs about half a verification.  `slots` entries at most, by a digest
- * of the whole JWK; an entry replaced while a request still verifies with
- * its key is freed when that request ends.  Thread-safe. */
+/* The proof headers a process has met, each parsed and checked once: a
+ * client signs every proof with the same header (typ, alg, jwk), making an
+ * OpenSSL key of a JWK costs about half a verification, and parsing the
+ * header a few microseconds.  `slots` entries at most, one per slot, by
+ * the header's bytes (compared whole), each with its alg, its jwk's key
+ * and thumbprint; a proof with a header met before has its alg checked
+ * against the caller's allow-list and the rest of it parsed and checked
+ * as ever.  An entry replaced while a request still verifies with its key
+ * is freed when that request ends.  Thread-safe. */
 typedef struct ac_dpop_keys ac_dpop_keys;
 
 ac_dpop_keys *ac_dpop_keys_make(apr_pool_t *p, int slots);
@@ -83,7 +87,7 @@ ac_dpop_keys *ac_dpop_keys_make(apr_pool_t *p, int slots);
  * is never accepted), a public RSA, EC or OKP jwk without private
  * members, the claims jti (at most AC_DPOP_MAX_JTI bytes), htm, htu
  * (strings), iat (a number), ath and nonce (strings when present).  The
- * jwk's key from `keys` when not NULL (and added to it).  On
+ * header's findings from `keys` when not NULL (and added to it).  On
  * AC_DPOP_ERR_JWS *why tells what the JOSE layer refused.  *out is
  * written only on AC_DPOP_OK. */
 ac_dpop_status ac_dpop_parse(apr_pool_t *p, const char *proof,

@@ -985,26 +985,16 @@ static int header_string(json_t *header, const char *name, const char **out)
     return 0;
 }
 
-ac_jose_status ac_jose_jws_parse(apr_pool_t *p, const char *token,
-                                 apr_size_t len, unsigned int allowed_algs,
-                                 ac_jose_jws **out)
+/* Where the dots of a compact serialization are: dots[0] and dots[1] for
+ * a JWS, which has exactly two.  A JWE has four. */
+static ac_jose_status find_dots(const char *token, apr_size_t len,
+                                apr_size_t dots[2])
 {
-    apr_size_t dots[4], ndots = 0, i, hlen, plen, slen;
-    const char *name;
-    json_t *header, *claims, *alg;
-    char *sig;
-    ac_jose_jws *jws;
-    int rv;
+    apr_size_t i, ndots = 0;
 
-    if (token == NULL) {
-        return AC_JOSE_ERR_MALFORMED;
-    }
-    if (len > AC_JOSE_MAX_TOKEN) {
-        return AC_JOSE_ERR_TOO_LARGE;
-    }
     for (i = 0; i < len; i++) {
         if (token[i] == '.') {
-            if (ndots < 4) {
+            if (ndots < 2) {
                 dots[ndots] = i;
             }
             ndots++;
@@ -1013,17 +1003,24 @@ ac_jose_status ac_jose_jws_parse(apr_pool_t *p, const char *token,
     if (ndots == 4) {
         return AC_JOSE_ERR_JWE;
     }
-    if (ndots != 2) {
-        return AC_JOSE_ERR_MALFORMED;
-    }
-    hlen = dots[0];
-    plen = dots[1] - dots[0] - 1;
-    slen = len - dots[1] - 1;
+    return ndots == 2 ? AC_JOSE_OK : AC_JOSE_ERR_MALFORMED;
+}
 
-    if (hlen > B64URL_LEN(AC_JOSE_MAX_HEADER)) {
+/* The protected header: a JSON object whose alg is allowed (never
+ * "none"), no crit, kid and typ strings when present.  Sets jws->header,
+ * alg, kid and typ. */
+static ac_jose_status parse_header(apr_pool_t *p, const char *in,
+                                   apr_size_t len, unsigned int allowed_algs,
+                                   ac_jose_jws *jws)
+{
+    json_t *header, *alg;
+    const char *name;
+    int rv;
+
+    if (len > B64URL_LEN(AC_JOSE_MAX_HEADER)) {
         return AC_JOSE_ERR_TOO_LARGE;
     }
-    rv = decode_json(p, token, hlen, &header);
+    rv = decode_json(p, in, len, &header);
     if (rv == -1) {
         return AC_JOSE_ERR_BAD_B64URL;
     }
@@ -1047,7 +1044,6 @@ ac_jose_status ac_jose_jws_parse(apr_pool_t *p, const char *token,
     if (json_object_get(header, "crit") != NULL) {
         return AC_JOSE_ERR_CRIT;
     }
-    jws = apr_pcalloc(p, sizeof(*jws));
     jws->alg = ac_jose_alg_from_name(name);
     if (jws->alg == 0) {
         return AC_JOSE_ERR_ALG_UNSUPPORTED;
@@ -1059,11 +1055,21 @@ ac_jose_status ac_jose_jws_parse(apr_pool_t *p, const char *token,
         || header_string(header, "typ", &jws->typ) != 0) {
         return AC_JOSE_ERR_BAD_HEADER;
     }
+    jws->header = header;
+    return AC_JOSE_OK;
+}
 
-    if (plen > B64URL_LEN(AC_JOSE_MAX_PAYLOAD)) {
+/* The payload: a JSON object.  Sets jws->claims. */
+static ac_jose_status parse_claims(apr_pool_t *p, const char *in,
+                                   apr_size_t len, ac_jose_jws *jws)
+{
+    json_t *claims;
+    int rv;
+
+    if (len > B64URL_LEN(AC_JOSE_MAX_PAYLOAD)) {
         return AC_JOSE_ERR_TOO_LARGE;
     }
-    rv = decode_json(p, token + dots[0] + 1, plen, &claims);
+    rv = decode_json(p, in, len, &claims);
     if (rv == -1) {
         return AC_JOSE_ERR_BAD_B64URL;
     }
@@ -1073,21 +1079,83 @@ ac_jose_status ac_jose_jws_parse(apr_pool_t *p, const char *token,
     if (!json_is_object(claims)) {
         return AC_JOSE_ERR_PAYLOAD_NOT_OBJECT;
     }
+    jws->claims = claims;
+    return AC_JOSE_OK;
+}
 
-    if (slen > B64URL_LEN(AC_JOSE_MAX_SIGNATURE)) {
+/* The signature's bytes.  Sets jws->signature and signature_len. */
+static ac_jose_status decode_signature(apr_pool_t *p, const char *in,
+                                       apr_size_t len, ac_jose_jws *jws)
+{
+    char *sig;
+
+    if (len > B64URL_LEN(AC_JOSE_MAX_SIGNATURE)) {
         return AC_JOSE_ERR_TOO_LARGE;
     }
-    if (ac_b64url_decode(p, token + dots[1] + 1, slen, &sig,
-                         &jws->signature_len) != 0) {
+    if (ac_b64url_decode(p, in, len, &sig, &jws->signature_len) != 0) {
         return AC_JOSE_ERR_BAD_B64URL;
     }
     jws->signature = (const unsigned char *)sig;
-    jws->header = header;
-    jws->claims = claims;
+    return AC_JOSE_OK;
+}
+
+/* A compact JWS: its size, its dots, then its header, parsed here, or
+ * (`known` not 0) one met before whose alg is `known`, then its payload
+ * and its signature. */
+static ac_jose_status parse_jws(apr_pool_t *p, const char *token,
+                                apr_size_t len, ac_jose_alg known,
+                                unsigned int allowed_algs, ac_jose_jws **out)
+{
+    apr_size_t dots[2];
+    ac_jose_jws *jws;
+    ac_jose_status rc;
+
+    if (token == NULL) {
+        return AC_JOSE_ERR_MALFORMED;
+    }
+    if (len > AC_JOSE_MAX_TOKEN) {
+        return AC_JOSE_ERR_TOO_LARGE;
+    }
+    if ((rc = find_dots(token, len, dots)) != AC_JOSE_OK) {
+        return rc;
+    }
+    jws = apr_pcalloc(p, sizeof(*jws));
+    if (known != 0) {
+        if (!(allowed_algs & known)) {
+            return AC_JOSE_ERR_ALG_NOT_ALLOWED;
+        }
+        jws->alg = known;
+    }
+    else if ((rc = parse_header(p, token, dots[0], allowed_algs, jws))
+             != AC_JOSE_OK) {
+        return rc;
+    }
+    if ((rc = parse_claims(p, token + dots[0] + 1, dots[1] - dots[0] - 1,
+                           jws)) != AC_JOSE_OK
+        || (rc = decode_signature(p, token + dots[1] + 1, len - dots[1] - 1,
+                                  jws)) != AC_JOSE_OK) {
+        return rc;
+    }
     jws->signing_input = apr_pstrmemdup(p, token, dots[1]);
     jws->signing_input_len = dots[1];
     *out = jws;
     return AC_JOSE_OK;
+}
+
+ac_jose_status ac_jose_jws_parse(apr_pool_t *p, const char *token,
+                                 apr_size_t len, unsigned int allowed_algs,
+                                 ac_jose_jws **out)
+{
+    return parse_jws(p, token, len, 0, allowed_algs, out);
+}
+
+ac_jose_status ac_jose_jws_parse_known(apr_pool_t *p, const char *token,
+                                       apr_size_t len, ac_jose_alg alg,
+                                       unsigned int allowed_algs,
+                                       ac_jose_jws **out)
+{
+    return alg == 0 ? AC_JOSE_ERR_ALG_UNSUPPORTED
+                    : parse_jws(p, token, len, alg, allowed_algs, out);
 }
 
 static ac_jose_status verify_hmac(const alg_info *a, const ac_jose_key *key,
@@ -1119,31 +1187,52 @@ static ac_jose_status verify_hmac(const alg_info *a, const ac_jose_key *key,
     return rc;
 }
 
+/* A DER INTEGER of the big-endian unsigned number v[0..n), n >= 1: its
+ * shortest two's-complement form (X.690 section 8.3.2).  Returns its
+ * length. */
+static apr_size_t der_integer(const unsigned char *v, apr_size_t n,
+                              unsigned char *out)
+{
+    apr_size_t skip = 0, len, pad;
+
+    while (skip + 1 < n && v[skip] == 0) {
+        skip++;
+    }
+    len = n - skip;
+    pad = v[skip] & 0x80 ? 1 : 0;
+    out[0] = 0x02;
+    out[1] = (unsigned char)(len + pad);
+    out[2] = 0;
+    memcpy(out + 2 + pad, v + skip, len);
+    return 2 + pad + len;
+}
+
 /* The DER ECDSA-Sig-Value (RFC 3279 section 2.2.3) of a JWS signature,
  * which is R and S as big-endian numbers of `half` bytes each (RFC 7518
- * section 3.4).  Returns the DER length, or 0. */
+ * section 3.4), written here rather than through ECDSA_SIG and
+ * i2d_ECDSA_SIG (two numbers and five allocations a verification).
+ * `der` holds 2 * (half + 3) + 3 bytes; half <= 66, so an INTEGER's
+ * length fits in one byte.  Returns the DER length. */
 static apr_size_t ecdsa_raw_to_der(const unsigned char *sig, apr_size_t half,
-                                   unsigned char *der, apr_size_t size)
+                                   unsigned char *der)
 {
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(sig, (int)half, NULL);
-    BIGNUM *s = BN_bin2bn(sig + half, (int)half, NULL);
-    unsigned char *d = der;
-    int len = 0;
+    unsigned char body[2 * (2 + 1 + 66)];
+    apr_size_t n, head;
 
-    if (es == NULL || r == NULL || s == NULL || !ECDSA_SIG_set0(es, r, s)) {
-        BN_free(r);
-        BN_free(s);
-        ECDSA_SIG_free(es);
-        return 0;
+    n = der_integer(sig, half, body);
+    n += der_integer(sig + half, half, body + n);
+    der[0] = 0x30;                      /* SEQUENCE */
+    if (n < 0x80) {
+        der[1] = (unsigned char)n;
+        head = 2;
     }
-    /* r and s belong to es now */
-    len = i2d_ECDSA_SIG(es, NULL);
-    if (len <= 0 || (apr_size_t)len > size || i2d_ECDSA_SIG(es, &d) != len) {
-        len = 0;
+    else {
+        der[1] = 0x81;
+        der[2] = (unsigned char)n;
+        head = 3;
     }
-    ECDSA_SIG_free(es);
-    return (apr_size_t)len;
+    memcpy(der + head, body, n);
+    return head + n;
 }
 
 static ac_jose_status verify_pkey(const alg_info *a, const ac_jose_key *key,
@@ -1169,10 +1258,7 @@ static ac_jose_status verify_pkey(const alg_info *a, const ac_jose_key *key,
         if (sig_len != 2 * a->size) {
             return AC_JOSE_ERR_BAD_SIGNATURE_FORMAT;
         }
-        sig_len = ecdsa_raw_to_der(sig, a->size, der, sizeof(der));
-        if (sig_len == 0) {
-            return AC_JOSE_ERR_INTERNAL;
-        }
+        sig_len = ecdsa_raw_to_der(sig, a->size, der);
         sig = der;
         break;
     case KIND_EDDSA:

@@ -260,6 +260,17 @@ ac_jose_status ac_jose_jws_parse(apr_pool_t *p, const char *token,
                                  apr_size_t len, unsigned int allowed_algs,
                                  ac_jose_jws **jws);
 
+/* ac_jose_jws_parse() of a token whose header (its first part, before the
+ * first dot) the caller has parsed before, byte for byte, and found to
+ * have the algorithm `alg`: the same checks in the same order, the header
+ * taken as read (jws->header, kid and typ are NULL; `alg` 0 is
+ * AC_JOSE_ERR_ALG_UNSUPPORTED).  For a client that signs every DPoP proof
+ * with the same header. */
+ac_jose_status ac_jose_jws_parse_known(apr_pool_t *p, const char *token,
+                                       apr_size_t len, ac_jose_alg alg,
+                                       unsigned int allowed_algs,
+                                       ac_jose_jws **jws);
+
 /* Verify the signature of `jws` with a key of `keys`: the header's alg must
  * be in `allowed_algs` (checked again, before any crypto).  With a kid:
  * the keys with that kid (none: AC_JOSE_ERR_UNKNOWN_KID, so that the

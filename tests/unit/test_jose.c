@@ -803,7 +803,7 @@ static const char *token_for(apr_pool_t *p, ac_jose_alg alg, int with_kid)
                       claims_json(p), alg, &s);
 }
 
-#define N_ALGS (2 * NALGS + 5)
+#define N_ALGS (2 * NALGS + 6)
 static void test_algorithms(apr_pool_t *p)
 {
     json_t *keys = json_array();
@@ -848,6 +848,50 @@ static void test_algorithms(apr_pool_t *p)
            && strcmp(ac_jose_key_kid(used), kid_of(alg)) == 0,
            apr_psprintf(p, "%s token without kid finds its key by type",
                         ac_jose_alg_name(alg)));
+    }
+
+    {
+        /* ECDSA signatures go to OpenSSL as DER written by hand: numbers
+         * with a leading zero byte (shortened) or a high bit (a zero byte
+         * put in front), on P-256 and P-521 (whose DER is over 127 bytes) */
+        signer s256 = signer_of(AC_JOSE_ALG_ES256);
+        signer s521 = signer_of(AC_JOSE_ALG_ES512);
+        const ac_jose_key *k256 = NULL, *k521 = NULL;
+        unsigned char sig[1024];
+        int n, zero = 0, high = 0, good = 1;
+        size_t len;
+
+        for (n = 0; n < ac_jose_keyset_count(all_keys); n++) {
+            const ac_jose_key *k = ac_jose_keyset_get(all_keys, n);
+
+            if (strcmp(ac_jose_key_kid(k), "p256") == 0) {
+                k256 = k;
+            }
+            if (strcmp(ac_jose_key_kid(k), "p521") == 0) {
+                k521 = k;
+            }
+        }
+        for (n = 0; n < 4000 && good && (zero < 2 || high < 2); n++) {
+            const char *in = apr_psprintf(p, "input %d", n);
+
+            len = sign_raw(AC_JOSE_ALG_ES256, &s256, in, strlen(in), sig);
+            good = len == 64
+                   && ac_jose_verify(k256, AC_JOSE_ALG_ES256, in, strlen(in),
+                                     sig, len) == AC_JOSE_OK;
+            zero += (sig[0] == 0) + (sig[32] == 0);
+            high += (sig[0] >= 0x80) + (sig[32] >= 0x80);
+        }
+        for (n = 0; n < 8 && good; n++) {
+            const char *in = apr_psprintf(p, "input %d", n);
+
+            len = sign_raw(AC_JOSE_ALG_ES512, &s521, in, strlen(in), sig);
+            good = len == 132
+                   && ac_jose_verify(k521, AC_JOSE_ALG_ES512, in, strlen(in),
+                                     sig, len) == AC_JOSE_OK;
+        }
+        ok(good && zero >= 2 && high >= 2,
+           "ECDSA signatures verify whether R and S start with a zero "
+           "byte, a high bit or neither, P-521's too");
     }
 
     tok = token_for(p, AC_JOSE_ALG_ES256, 1);
@@ -1759,7 +1803,7 @@ static int url_is(apr_pool_t *p, const char *in, const char *want)
     return want == NULL ? got == NULL : got != NULL && strcmp(got, want) == 0;
 }
 
-#define N_DPOP 23
+#define N_DPOP 24
 static void test_dpop(apr_pool_t *p)
 {
     apr_int64_t now = (apr_int64_t)apr_time_sec(apr_time_now());
@@ -1884,6 +1928,36 @@ static void test_dpop(apr_pool_t *p)
 
         ok(dpop_parse(p, forged, &pr) == AC_DPOP_ERR_SIGNATURE,
            "a proof not signed by its own jwk is refused");
+    }
+    {
+        /* a header met before (the cache holds what its checks found) is
+         * not read again; the rest of the proof is, and the alg is
+         * checked against this caller's allow-list */
+        const char *hdr = apr_pstrndup(p, good, strcspn(good, "."));
+        const char *sig = strrchr(good, '.');
+        ac_jose_status why = AC_JOSE_OK, why2 = AC_JOSE_OK;
+        ac_dpop_proof *again = NULL;
+
+        ok(dpop_parse(p, good, &again) == AC_DPOP_OK
+           && ac_dpop_parse(p, good, strlen(good),
+                            AC_JOSE_ALG_RS256 | AC_JOSE_ALG_ES384,
+                            proof_keys, &again, &why) == AC_DPOP_ERR_ALG
+           && ac_dpop_parse(p, apr_pstrcat(p, hdr, ".!!", sig, NULL),
+                            strlen(hdr) + 3 + strlen(sig), AC_JOSE_ALGS_ALL,
+                            proof_keys, &again, &why) == AC_DPOP_ERR_JWS
+           && why == AC_JOSE_ERR_BAD_B64URL
+           && ac_dpop_parse(p, apr_pstrcat(p, hdr, ".e30.e30.e30.e30", NULL),
+                            strlen(hdr) + 16, AC_JOSE_ALGS_ALL, proof_keys,
+                            &again, &why2) == AC_DPOP_ERR_JWS
+           && why2 == AC_JOSE_ERR_JWE
+           && dpop_parse(p, apr_pstrcat(p, apr_pstrndup(p, good,
+                                                        (apr_size_t)(sig
+                                                                     - good)),
+                                        ".AAAA", NULL), &again)
+              == AC_DPOP_ERR_SIGNATURE,
+           "a proof with a header met before: its alg against the "
+           "allow-list, its payload, parts and signature are checked as "
+           "ever");
     }
     ok(dpop_parse(p, sign_token(p, apr_psprintf(p, "{\"alg\":\"ES256\","
                                 "\"typ\":\"dpop+jwt\",\"jwk\":%s}",
