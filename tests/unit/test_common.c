@@ -149,6 +149,16 @@ static void test_scope_scanner(apr_pool_t *p)
        "scope scanner: after the last word it stays at the end");
 }
 
+static void test_scopes_union(apr_pool_t *p)
+{
+    ok(strcmp(ac_scopes_union(p, "read write", "admin read"),
+              "read write admin") == 0,
+       "union: each word once, in the order first seen");
+    ok(strcmp(ac_scopes_union(p, "  a  a ", NULL), "a") == 0,
+       "union: repeated words and extra spaces go, NULL is empty");
+    ok(strcmp(ac_scopes_union(p, "", ""), "") == 0, "union of nothing: empty");
+}
+
 static void test_scopes_and_compare(void)
 {
     ok(ac_scopes_intersect("read write", "write"), "one shared scope matches");
@@ -398,11 +408,12 @@ int main(void)
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    tap_plan(13 + 15 + 7 + 5 + 15 + 11 + 6 + 6 + 5 + 6);
+    tap_plan(13 + 15 + 7 + 5 + 15 + 11 + 6 + 6 + 5 + 6 + 3);
     test_split();
     test_base64(p);
     test_encoders(p);
     test_scope_scanner(p);
+    test_scopes_union(p);
     test_scopes_and_compare();
     test_directive_numbers_and_records(p);
     test_csrf_and_origin(p);
