@@ -76,7 +76,7 @@ typedef enum {
  * statements (ac_pg_batch), and each request tells its row by its secret.
  * The array is text, cast to the column's type: key_hash is char(64), and
  * compared as text it could not use its index.  The same strings name the
- * cache entries (cache_id). */
+ * cache entries (judging_settings). */
 static const char *const schema_sql[] = {
     "SELECT user_name, id::text, name, scopes,"
     " CASE WHEN isfinite(expires) THEN date_part('epoch', expires)::bigint"
@@ -299,19 +299,15 @@ static const char *query_of(const token_dir_conf *conf)
     return conf->query ? conf->query : schema_sql[conf->schema];
 }
 
-/* The cache id of a key: SHA-256 of (database, query, SHA-256 hex of the
- * key): what the answer depends on, and nothing else, so that the
- * listener finds the id of a key from the key_hash that the database
- * notifies. */
-static void cache_id(const char *db, const char *sql, const char *sha256hex,
-                     unsigned char id[32])
+/* What the verdict on a key depends on, and nothing else: the database
+ * and the query (the key itself is named by the SHA-256 hex of it), so
+ * that the listener finds the verdict of a key from the key_hash that the
+ * database notifies (ac_verdict_id, ac_verdict_evict). */
+static void judging_settings(ac_fp *fp, const char *db, const char *sql)
 {
-    ac_fp fp;
-
-    ac_fp_begin(&fp);
-    ac_fp_str(&fp, db);
-    ac_fp_str(&fp, sql);
-    ac_fp_final(&fp, sha256hex, 64, id);
+    ac_fp_begin(fp);
+    ac_fp_str(fp, db);
+    ac_fp_str(fp, sql);
 }
 
 /* A record as the cache holds it: the verdict, the expiry, our last
@@ -489,9 +485,11 @@ static int find_record(request_rec *r, const token_dir_conf *conf,
      * they return, and then it is not cached again (ac_cache_put) */
     apr_time_t known = apr_time_now();
     ac_verdict v;
+    ac_fp fp;
 
     if (cache != NULL) {
-        cache_id(conf->db, query_of(conf), sha256hex, id);
+        judging_settings(&fp, conf->db, query_of(conf));
+        ac_verdict_id(&fp, sha256hex, 64, id);
         if (ac_verdict_get(cache, r->server, id, conf->cache_ttl, 4, r->pool,
                            &v)
             && from_verdict(&v, rec)) {
@@ -768,7 +766,7 @@ static void revocation_notified(void *ctx, server_rec *s, const char *payload,
                                 apr_pool_t *p)
 {
     token_listener *tl = ctx;
-    unsigned char id[32];
+    ac_fp fp;
 
     if (strcmp(payload, "*") == 0) {
         ac_cache_resync(tl->sconf->cache, apr_time_now());
@@ -785,11 +783,11 @@ static void revocation_notified(void *ctx, server_rec *s, const char *payload,
                      "key_hash", strlen(payload));
         return;
     }
-    cache_id(tl->db, schema_sql[SCHEMA_NATIVE], payload, id);
-    ac_cache_remove(tl->sconf->cache, s, id, 32, p);
+    judging_settings(&fp, tl->db, schema_sql[SCHEMA_NATIVE]);
+    ac_verdict_evict(tl->sconf->cache, s, &fp, payload, 64, p);
     if (tl->drf) {
-        cache_id(tl->db, schema_sql[SCHEMA_DRF], payload, id);
-        ac_cache_remove(tl->sconf->cache, s, id, 32, p);
+        judging_settings(&fp, tl->db, schema_sql[SCHEMA_DRF]);
+        ac_verdict_evict(tl->sconf->cache, s, &fp, payload, 64, p);
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AC_LOGNO(0108)
                  "AuthTokenRevocationListen: the key with SHA-256 %.8s... "
