@@ -118,7 +118,7 @@ typedef struct {
     const char *prefix;
     int touch;
     int cache_ttl;
-    unsigned char db_set, db_at_set, timeout_set, pool_size_set, schema_set,
+    unsigned char db_set, timeout_set, pool_size_set, schema_set,
         query_set, keyword_set, prefix_set, touch_set, cache_ttl_set;
 } token_dir_conf;
 
@@ -184,21 +184,6 @@ static void *create_token_dir_config(apr_pool_t *p, char *dir)
  * Directives
  */
 
-static const char *set_db(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    token_dir_conf *conf = dconf;
-    const char *err = ac_conf_conninfo(cmd, arg);
-
-    if (err != NULL) {
-        return err;
-    }
-    conf->db = arg;
-    conf->db_set = 1;
-    conf->db_at = ac_place_of(cmd);
-    conf->db_at_set = 1;
-    return NULL;
-}
-
 static const char *check_query(cmd_parms *cmd, const char *arg)
 {
     return ap_strstr_c(arg, "$1") == NULL
@@ -244,8 +229,8 @@ static const ac_conf_enum schemas[] = {
 #define DIR_CONF (RSRC_CONF | ACCESS_CONF)
 
 static const command_rec token_cmds[] = {
-    AP_INIT_TAKE1("AuthTokenDB", set_db, NULL, DIR_CONF,
-                  "libpq connection string of the token database"),
+    AC_INIT_DB("AuthTokenDB", token_dir_conf, db, DIR_CONF,
+               "libpq connection string of the token database"),
     AC_INIT_SECONDS("AuthTokenDBTimeout", token_dir_conf, timeout, 0, 3600,
                     DIR_CONF, "seconds a lookup may take, connecting "
                     "included (default 2)"),
@@ -284,8 +269,6 @@ static void *merge_token_dir_config(apr_pool_t *p, void *basev, void *addv)
     token_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
     ac_conf_merge(token_cmds, conf, base, add);
-    AC_MERGE(db);
-    AC_MERGE(db_at);
     return conf;
 }
 
