@@ -8,6 +8,7 @@
 #include "ac_common.h"
 #include "ac_conf.h"
 #include "ac_pg.h"
+#include "ac_request.h"
 
 /* "'a', 'b' or 'c'", the words of an enum */
 static const char *enum_words(apr_pool_t *p, const ac_conf_enum *values)
@@ -53,11 +54,15 @@ const char *ac_conf_take1(cmd_parms *cmd, void *dconf, const char *arg)
         }
         break;
     case AC_CONF_STRING:
+    case AC_CONF_DB:
         if (f->check != NULL) {
             err = f->check(cmd, arg);
         }
         if (err == NULL) {
             *(const char **)(conf + f->offset) = arg;
+        }
+        if (err == NULL && f->kind == AC_CONF_DB) {
+            *(ac_conf_place *)(conf + f->at) = ac_place_of(cmd);
         }
         break;
     case AC_CONF_TOKEN:
@@ -104,6 +109,10 @@ void ac_conf_merge(const command_rec *cmds, void *conf, const void *base,
             continue;
         }
         memcpy(c + f->offset, (a[f->set] ? a : b) + f->offset, f->size);
+        if (f->kind == AC_CONF_DB) {
+            memcpy(c + f->at, (a[f->set] ? a : b) + f->at,
+                   sizeof(ac_conf_place));
+        }
         c[f->set] = a[f->set] || b[f->set];
     }
 }

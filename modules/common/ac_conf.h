@@ -31,8 +31,11 @@ typedef enum {
     AC_CONF_FLAG,           /* int, On (1) or Off (0) */
     AC_CONF_ENUM,           /* int, one of the names of `values` */
     AC_CONF_STRING,         /* const char *, as written, after `check` */
-    AC_CONF_TOKEN           /* const char *, an HTTP token (RFC 9110),
+    AC_CONF_TOKEN,          /* const char *, an HTTP token (RFC 9110),
                              * `what` it is named in the message */
+    AC_CONF_DB              /* const char *, a libpq connection string;
+                             * where it was written goes with it, in the
+                             * ac_conf_place at `at` */
 } ac_conf_kind;
 
 /* The words of an AC_CONF_ENUM and their values; a NULL name ends it. */
@@ -53,6 +56,7 @@ typedef struct {
     const ac_conf_enum *values;
     ac_conf_check_fn *check;
     const char *what;
+    apr_size_t at;              /* AC_CONF_DB: of its ac_conf_place */
 } ac_conf_field;
 
 /* The setters of declared directives (cmd->info is the ac_conf_field). */
@@ -75,7 +79,7 @@ void ac_conf_merge(const command_rec *cmds, void *conf, const void *base,
     AC_CONF_DECL_WHAT(kind, type, f, min, max, values, check, NULL)
 #define AC_CONF_DECL_WHAT(kind, type, f, min, max, values, check, what) \
     ((void *)&(const ac_conf_field){ (kind), AC_CONF_AT(type, f), (min), \
-                                     (max), (values), (check), (what) })
+                                     (max), (values), (check), (what), 0 })
 
 #define AC_INIT_INT(name, type, f, min, max, where, help) \
     AP_INIT_TAKE1(name, ac_conf_take1, \
@@ -111,6 +115,17 @@ void ac_conf_merge(const command_rec *cmds, void *conf, const void *base,
     AP_INIT_TAKE1(name, ac_conf_take1, \
                   AC_CONF_DECL_WHAT(AC_CONF_TOKEN, type, f, 0, 0, NULL, \
                                     NULL, what), \
+                  where, help)
+
+/* a libpq connection string (AuthTokenDB, AuthOAuth2DB), checked as
+ * ac_conf_conninfo does; the struct has `ac_conf_place f##_at` beside it,
+ * where the directive was written, for start-up messages (merged with
+ * the string) */
+#define AC_INIT_DB(name, type, f, where, help) \
+    AP_INIT_TAKE1(name, ac_conf_take1, \
+                  ((void *)&(const ac_conf_field){ AC_CONF_DB, \
+                      AC_CONF_AT(type, f), 0, 0, NULL, ac_conf_conninfo, \
+                      NULL, offsetof(type, f##_at) }), \
                   where, help)
 
 /* Checks for AC_INIT_STRING. */

@@ -157,60 +157,47 @@ static long ms_of(apr_interval_time_t t)
     return ms > 0 ? ms : 1;
 }
 
-ac_http_status ac_http_fetch(apr_pool_t *p, const ac_http_request *req,
-                             ac_http_response *resp, const char **error)
+/* Add a header line to *headers; clears *ok when curl cannot. */
+static void add_header(struct curl_slist **headers, const char *line,
+                       int *ok)
 {
-    CURL *h;
-    CURLcode rc;
-    struct curl_slist *headers = NULL, *l;
-    char errbuf[CURL_ERROR_SIZE];
-    const char *why;
-    char *ctype = NULL;
-    sink s;
-    ac_http_status st = AC_HTTP_OK;
+    struct curl_slist *l = curl_slist_append(*headers, line);
+
+    *ok = *ok && l != NULL;
+    *headers = l ? l : *headers;
+}
+
+/* The request's header lines (Authorization, Accept, a body's
+ * Content-Type); 0 when curl could not hold them all. */
+static int request_headers(apr_pool_t *p, const ac_http_request *req,
+                           struct curl_slist **headers)
+{
     int ok = 1;
 
-    memset(resp, 0, sizeof(*resp));
-    if ((why = ac_http_check_url(p, req->url)) != NULL) {
-        if (error) {
-            *error = why;
-        }
-        return AC_HTTP_ERR_URL;
-    }
-    memset(&s, 0, sizeof(s));
-    s.p = p;
-    s.max = req->max_size;
-    errbuf[0] = '\0';
-
-    h = curl_easy_init();
-    if (h == NULL) {
-        if (error) {
-            *error = "cannot create a curl handle";
-        }
-        return AC_HTTP_ERR_INTERNAL;
-    }
     if (req->authorization) {
-        l = curl_slist_append(headers, apr_pstrcat(p, "Authorization: ",
-                                                   req->authorization, NULL));
-        ok = ok && l != NULL;
-        headers = l ? l : headers;
+        add_header(headers, apr_pstrcat(p, "Authorization: ",
+                                        req->authorization, NULL), &ok);
     }
     if (req->accept) {
-        l = curl_slist_append(headers, apr_pstrcat(p, "Accept: ",
-                                                   req->accept, NULL));
-        ok = ok && l != NULL;
-        headers = l ? l : headers;
+        add_header(headers, apr_pstrcat(p, "Accept: ", req->accept, NULL),
+                   &ok);
     }
     if (req->body) {
-        l = curl_slist_append(headers, apr_pstrcat(p, "Content-Type: ",
-                                                   req->content_type, NULL));
-        ok = ok && l != NULL;
-        headers = l ? l : headers;
+        add_header(headers, apr_pstrcat(p, "Content-Type: ",
+                                        req->content_type, NULL), &ok);
         /* no 100-continue round trip */
-        l = curl_slist_append(headers, "Expect:");
-        ok = ok && l != NULL;
-        headers = l ? l : headers;
+        add_header(headers, "Expect:", &ok);
     }
+    return ok;
+}
+
+/* What every fetch is: http(s) only, no redirects, verified TLS, no
+ * signals, the request's time and size limits, the body into *s; 0 when
+ * curl refused an option. */
+static int set_options(CURL *h, const ac_http_request *req,
+                       struct curl_slist *headers, sink *s, char *errbuf)
+{
+    int ok = 1;
 
     ok = ok && curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK;
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -237,7 +224,7 @@ ac_http_status ac_http_fetch(apr_pool_t *p, const ac_http_request *req,
                                 (curl_off_t)req->max_size) == CURLE_OK;
     ok = ok && curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body)
                == CURLE_OK;
-    ok = ok && curl_easy_setopt(h, CURLOPT_WRITEDATA, &s) == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_WRITEDATA, s) == CURLE_OK;
     ok = ok && curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
     ok = ok && curl_easy_setopt(h, CURLOPT_USERAGENT, "authchain") == CURLE_OK;
     if (headers) {
@@ -251,6 +238,94 @@ ac_http_status ac_http_fetch(apr_pool_t *p, const ac_http_request *req,
         ok = ok && curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body)
                    == CURLE_OK;
     }
+    return ok;
+}
+
+/* A completed transfer: its status, content type and body (always
+ * NUL-terminated) into *resp. */
+static void take_response(CURL *h, apr_pool_t *p, sink *s,
+                          ac_http_response *resp)
+{
+    char *ctype = NULL;
+
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK
+        && ctype != NULL) {
+        resp->content_type = apr_pstrdup(p, ctype);
+    }
+    if (s->buf == NULL) {
+        s->buf = apr_pcalloc(p, 1);
+    }
+    s->buf[s->len] = '\0';
+    resp->body = s->buf;
+    resp->len = s->len;
+}
+
+/* What a failed transfer was (too large, a timeout, no connection, or
+ * anything else: the protocol), and why, in *why. */
+static ac_http_status failure(apr_pool_t *p, const ac_http_request *req,
+                              CURLcode rc, const sink *s,
+                              const char *errbuf, const char **why)
+{
+    if (s->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+        *why = apr_psprintf(p, "the response is larger than %"
+                            APR_SIZE_T_FMT " bytes", req->max_size);
+        return AC_HTTP_ERR_TOO_LARGE;
+    }
+    *why = apr_pstrdup(p, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return AC_HTTP_ERR_TIMEOUT;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+#if LIBCURL_VERSION_NUM < 0x073e00
+    case CURLE_SSL_CACERT:
+#endif
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+        return AC_HTTP_ERR_CONNECT;
+    default:
+        return AC_HTTP_ERR_PROTOCOL;
+    }
+}
+
+ac_http_status ac_http_fetch(apr_pool_t *p, const ac_http_request *req,
+                             ac_http_response *resp, const char **error)
+{
+    CURL *h;
+    CURLcode rc;
+    struct curl_slist *headers = NULL;
+    char errbuf[CURL_ERROR_SIZE];
+    const char *why;
+    sink s;
+    ac_http_status st = AC_HTTP_OK;
+    int ok;
+
+    memset(resp, 0, sizeof(*resp));
+    if ((why = ac_http_check_url(p, req->url)) != NULL) {
+        if (error) {
+            *error = why;
+        }
+        return AC_HTTP_ERR_URL;
+    }
+    memset(&s, 0, sizeof(s));
+    s.p = p;
+    s.max = req->max_size;
+    errbuf[0] = '\0';
+
+    h = curl_easy_init();
+    if (h == NULL) {
+        if (error) {
+            *error = "cannot create a curl handle";
+        }
+        return AC_HTTP_ERR_INTERNAL;
+    }
+    ok = request_headers(p, req, &headers);
+    ok = set_options(h, req, headers, &s, errbuf) && ok;
     if (!ok) {
         curl_slist_free_all(headers);
         curl_easy_cleanup(h);
@@ -262,47 +337,10 @@ ac_http_status ac_http_fetch(apr_pool_t *p, const ac_http_request *req,
 
     rc = curl_easy_perform(h);
     if (rc == CURLE_OK) {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-        if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK
-            && ctype != NULL) {
-            resp->content_type = apr_pstrdup(p, ctype);
-        }
-        if (s.buf == NULL) {
-            s.buf = apr_pcalloc(p, 1);
-        }
-        s.buf[s.len] = '\0';
-        resp->body = s.buf;
-        resp->len = s.len;
+        take_response(h, p, &s, resp);
     }
     else {
-        if (s.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-            st = AC_HTTP_ERR_TOO_LARGE;
-            why = apr_psprintf(p, "the response is larger than %"
-                               APR_SIZE_T_FMT " bytes", req->max_size);
-        }
-        else {
-            switch (rc) {
-            case CURLE_OPERATION_TIMEDOUT:
-                st = AC_HTTP_ERR_TIMEOUT;
-                break;
-            case CURLE_COULDNT_RESOLVE_HOST:
-            case CURLE_COULDNT_CONNECT:
-            case CURLE_SSL_CONNECT_ERROR:
-            case CURLE_PEER_FAILED_VERIFICATION:
-#if LIBCURL_VERSION_NUM < 0x073e00
-            case CURLE_SSL_CACERT:
-#endif
-            case CURLE_SSL_CACERT_BADFILE:
-            case CURLE_SEND_ERROR:
-            case CURLE_RECV_ERROR:
-            case CURLE_GOT_NOTHING:
-                st = AC_HTTP_ERR_CONNECT;
-                break;
-            default:
-                st = AC_HTTP_ERR_PROTOCOL;
-            }
-            why = apr_pstrdup(p, errbuf[0] ? errbuf : curl_easy_strerror(rc));
-        }
+        st = failure(p, req, rc, &s, errbuf, &why);
         if (error) {
             *error = why;
         }

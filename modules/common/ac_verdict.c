@@ -7,6 +7,25 @@
 #include "ac_record.h"
 #include "ac_verdict.h"
 
+/* --- ids ------------------------------------------------------------------ */
+
+void ac_verdict_id(ac_fp *settings, const void *cred, apr_size_t len,
+                   unsigned char id[32])
+{
+    ac_fp_final(settings, cred, len, id);
+}
+
+void ac_verdict_evict(ac_cache *c, server_rec *s, ac_fp *settings,
+                      const void *cred, apr_size_t len, apr_pool_t *p)
+{
+    unsigned char id[32];
+
+    ac_verdict_id(settings, cred, len, id);
+    if (c != NULL) {
+        ac_cache_remove(c, s, id, sizeof(id), p);
+    }
+}
+
 /* --- verdicts ------------------------------------------------------------- */
 
 /* A record: "verdict expires mark loaded", then the strings. */

@@ -39,6 +39,22 @@
 /* the largest record (an oauth2 grant carries the token's claims) */
 #define AC_VERDICT_MAX_RECORD 16384
 
+/* --- ids ------------------------------------------------------------------ */
+
+/* The id of the verdict on the credential `cred` (`len` bytes) under the
+ * settings that *settings holds (ac_fp_begin, then one ac_fp_* for every
+ * setting the verdict depends on, in the scheme's order); releases
+ * *settings.  Every id of the cache is made here. */
+void ac_verdict_id(ac_fp *settings, const void *cred, apr_size_t len,
+                   unsigned char id[32]);
+
+/* Forget the verdict on `cred` under *settings (as ac_verdict_id names
+ * it) on this node: the shared entry and every process's front, from any
+ * thread of any child (ac_cache_remove).  For a credential that its source
+ * says changed (mod_authn_token's NOTIFY listener).  Releases *settings. */
+void ac_verdict_evict(ac_cache *c, server_rec *s, ac_fp *settings,
+                      const void *cred, apr_size_t len, apr_pool_t *p);
+
 /* --- verdicts ------------------------------------------------------------- */
 
 typedef struct {

@@ -70,7 +70,7 @@ void oauth2_cache_id(const oauth2_dir_conf *conf, const char *path,
     ac_fp_begin(&fp);
     oauth2_judging_settings(&fp, conf);
     ac_fp_str(&fp, path);
-    ac_fp_final(&fp, token, len, id);
+    ac_verdict_id(&fp, token, len, id);
 }
 
 /* A record as the cache holds it: the verdict and expiry, then user,

@@ -48,6 +48,8 @@ void *oauth2_create_dir_config(apr_pool_t *p, char *dir)
     conf->dpop = DPOP_OFF;
     conf->dpop_algs = AC_JOSE_ALGS_ASYMMETRIC;
     conf->dpop_max_age = DEFAULT_DPOP_MAX_AGE;
+    /* the layout of the tables of an AuthOAuth2DB written here */
+    conf->detected = apr_pcalloc(p, sizeof(*conf->detected));
     return conf;
 }
 
@@ -457,21 +459,6 @@ static const char *check_url(cmd_parms *cmd, const char *arg)
                                              cmd->cmd->name, arg, err);
 }
 
-static const char *set_db(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    oauth2_dir_conf *conf = dconf;
-    const char *err = ac_conf_conninfo(cmd, arg);
-
-    if (err != NULL) {
-        return err;
-    }
-    conf->db = arg;
-    conf->db_at = ac_place_of(cmd);
-    conf->detected = apr_pcalloc(cmd->pool, sizeof(*conf->detected));
-    conf->db_set = 1;
-    return NULL;
-}
-
 /* AuthOAuth2DBSchema dot | dot1 | dot2 | dot3 */
 static const char *set_schema(cmd_parms *cmd, void *dconf, const char *arg)
 {
@@ -550,8 +537,8 @@ const command_rec oauth2_cmds[] = {
     AC_INIT_STRING("AuthOAuth2ClientSecret", oauth2_dir_conf, client_secret,
                    NULL, DIR_CONF,
                    "the client secret for the introspection endpoint"),
-    AP_INIT_TAKE1("AuthOAuth2DB", set_db, NULL, DIR_CONF,
-                  "libpq connection string of the token database"),
+    AC_INIT_DB("AuthOAuth2DB", oauth2_dir_conf, db, DIR_CONF,
+               "libpq connection string of the token database"),
     AP_INIT_TAKE1("AuthOAuth2DBSchema", set_schema, NULL, DIR_CONF,
                   "the tables of the token database: dot "
                   "(django-oauth-toolkit, its layout detected; the default), "
@@ -617,9 +604,7 @@ void *oauth2_merge_dir_config(apr_pool_t *p, void *basev, void *addv)
     AC_MERGE(dpop_algs);
     AC_MERGE(trusted_proxies);
     AC_MERGE(resource_path);
-    AC_MERGE(db);
-    /* where AuthOAuth2DB was written and what its tables are go with it */
-    conf->db_at = add->db_set ? add->db_at : base->db_at;
+    /* what the tables of AuthOAuth2DB are goes with it */
     conf->detected = add->db_set ? add->detected : base->detected;
     AC_MERGE(schema);
     conf->schema_at = add->schema_set ? add->schema_at : base->schema_at;

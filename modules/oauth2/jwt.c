@@ -249,8 +249,129 @@ static ac_jose_status verify_hmac(const ac_jose_jws *jws,
     return st;
 }
 
+/* The issuer that the token's unverified iss names, when it allows the
+ * token's algorithm: the iss only picks the key set.  NULL, with the
+ * reason in *why, otherwise. */
+static oauth2_issuer *pick_issuer(const oauth2_dir_conf *conf,
+                                  const ac_jose_jws *jws, const char **why)
+{
+    const json_t *iss = json_object_get(jws->claims, "iss");
+    oauth2_issuer *is;
+
+    if (iss == NULL) {
+        *why = "claim iss missing";
+        return NULL;
+    }
+    if (!json_is_string(iss)) {
+        *why = "claim iss has the wrong type";
+        return NULL;
+    }
+    is = oauth2_find_issuer(conf, json_string_value(iss));
+    if (is == NULL) {
+        *why = "unknown issuer";
+        return NULL;
+    }
+    if (!(jws->alg & issuer_algs(conf, is))) {
+        *why = "algorithm not allowed";
+        return NULL;
+    }
+    return is;
+}
+
+/* Verify the signature with the issuer's keys: its HMAC secrets, its JWK
+ * Set URL (fetched again, throttled, when the kid is unknown: perhaps the
+ * keys rotated) or its key file.  OAUTH2_NO_KEYS when the JWK Set cannot
+ * be had; else OAUTH2_JUDGED with the outcome in *st. */
+static oauth2_judgement verify_signature(request_rec *r,
+                                         const oauth2_dir_conf *conf,
+                                         oauth2_issuer *is, ac_jose_jws *jws,
+                                         ac_jose_status *st)
+{
+    unsigned int algs = issuer_algs(conf, is);
+
+    if ((jws->alg & AC_JOSE_ALGS_HMAC) && is->hmac != NULL) {
+        *st = verify_hmac(jws, is->hmac);
+    }
+    else if (is->url != NULL) {
+        int changed;
+        const ac_jose_keyset *keys = oauth2_remote_keys(r, conf, is, 0,
+                                                        &changed);
+
+        if (keys == NULL) {
+            return OAUTH2_NO_KEYS;
+        }
+        *st = ac_jose_jws_verify(jws, keys, algs, NULL);
+        if (*st == AC_JOSE_ERR_UNKNOWN_KID && !changed) {
+            keys = oauth2_remote_keys(r, conf, is, 1, &changed);
+            if (keys != NULL && changed) {
+                *st = ac_jose_jws_verify(jws, keys, algs, NULL);
+            }
+        }
+    }
+    else if (is->keys != NULL) {
+        *st = ac_jose_jws_verify(jws, is->keys, algs, NULL);
+    }
+    else {
+        *st = AC_JOSE_ERR_NO_KEY;    /* an HMAC-only issuer, another alg */
+    }
+    return OAUTH2_JUDGED;
+}
+
+/* The audience: one of AuthOAuth2Audience (the first that is not another
+ * audience decides). */
+static ac_jose_status check_audience(const oauth2_dir_conf *conf,
+                                     const json_t *claims)
+{
+    ac_jose_status st = AC_JOSE_OK;
+    int i;
+
+    for (i = 0; i < conf->audiences->nelts; i++) {
+        st = ac_jose_check_audience(claims, APR_ARRAY_IDX(conf->audiences, i,
+                                                          const char *));
+        if (st != AC_JOSE_ERR_WRONG_AUDIENCE) {
+            break;
+        }
+    }
+    return st;
+}
+
+/* The claims of an authentic token: times, issuer, audience (unless any
+ * is accepted), typ when required.  OAUTH2_MISCONFIGURED when no audience
+ * is set; else OAUTH2_JUDGED with the outcome in *st and the claim at
+ * fault in *claim. */
+static oauth2_judgement check_claims(request_rec *r,
+                                     const oauth2_dir_conf *conf,
+                                     const oauth2_issuer *is,
+                                     const ac_jose_jws *jws,
+                                     ac_jose_status *st, const char **claim)
+{
+    *st = oauth2_check_times(jws->claims, conf->leeway, 1, claim);
+    if (*st == AC_JOSE_OK) {
+        *st = ac_jose_check_issuer(jws->claims, is->iss);
+        *claim = "iss";
+    }
+    if (*st == AC_JOSE_OK) {
+        *claim = "aud";
+        if (!conf->any_audience && (conf->audiences == NULL
+                                    || conf->audiences->nelts == 0)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0508)
+                          "oauth2: no AuthOAuth2Audience for %s: set "
+                          "one, or * to accept any", r->uri);
+            return OAUTH2_MISCONFIGURED;
+        }
+        if (!conf->any_audience) {
+            *st = check_audience(conf, jws->claims);
+        }
+    }
+    if (*st == AC_JOSE_OK && conf->require_typ) {
+        *st = ac_jose_jws_check_typ(jws);
+    }
+    return OAUTH2_JUDGED;
+}
+
 /* Judge a JWT: OAUTH2_JUDGED with the verdict in *rec, or why there is
- * none. */
+ * none.  The steps: parse, pick the issuer, verify the signature, check
+ * the claims, grant. */
 oauth2_judgement oauth2_judge_jwt(request_rec *r,
                                   const oauth2_dir_conf *conf,
                                   const char *token, apr_size_t len,
@@ -259,11 +380,9 @@ oauth2_judgement oauth2_judge_jwt(request_rec *r,
     char hash[65] = "";
     ac_jose_jws *jws;
     ac_jose_status st;
-    const json_t *iss;
     oauth2_issuer *is;
-    unsigned int algs;
-    const char *claim = NULL, *why;
-    int i;
+    oauth2_judgement j;
+    const char *claim = NULL, *why = NULL;
 
     memset(rec, 0, sizeof(*rec));
     rec->verdict = VERDICT_DENIED;
@@ -274,51 +393,12 @@ oauth2_judgement oauth2_judge_jwt(request_rec *r,
         rec->reason = oauth2_jose_reason(r->pool, st, NULL);
         return OAUTH2_JUDGED;
     }
-    /* the unverified iss only picks the key set */
-    iss = json_object_get(jws->claims, "iss");
-    if (iss == NULL) {
-        rec->reason = "claim iss missing";
+    if ((is = pick_issuer(conf, jws, &why)) == NULL) {
+        rec->reason = why;
         return OAUTH2_JUDGED;
     }
-    if (!json_is_string(iss)) {
-        rec->reason = "claim iss has the wrong type";
-        return OAUTH2_JUDGED;
-    }
-    is = oauth2_find_issuer(conf, json_string_value(iss));
-    if (is == NULL) {
-        rec->reason = "unknown issuer";
-        return OAUTH2_JUDGED;
-    }
-    algs = issuer_algs(conf, is);
-    if (!(jws->alg & algs)) {
-        rec->reason = "algorithm not allowed";
-        return OAUTH2_JUDGED;
-    }
-
-    if ((jws->alg & AC_JOSE_ALGS_HMAC) && is->hmac != NULL) {
-        st = verify_hmac(jws, is->hmac);
-    }
-    else if (is->url != NULL) {
-        int changed;
-        const ac_jose_keyset *keys = oauth2_remote_keys(r, conf, is, 0, &changed);
-
-        if (keys == NULL) {
-            return OAUTH2_NO_KEYS;
-        }
-        st = ac_jose_jws_verify(jws, keys, algs, NULL);
-        if (st == AC_JOSE_ERR_UNKNOWN_KID && !changed) {
-            /* perhaps rotated: refetch (throttled) and try once more */
-            keys = oauth2_remote_keys(r, conf, is, 1, &changed);
-            if (keys != NULL && changed) {
-                st = ac_jose_jws_verify(jws, keys, algs, NULL);
-            }
-        }
-    }
-    else if (is->keys != NULL) {
-        st = ac_jose_jws_verify(jws, is->keys, algs, NULL);
-    }
-    else {
-        st = AC_JOSE_ERR_NO_KEY;     /* an HMAC-only issuer, another alg */
+    if ((j = verify_signature(r, conf, is, jws, &st)) != OAUTH2_JUDGED) {
+        return j;
     }
     if (st != AC_JOSE_OK) {
         rec->reason = oauth2_jose_reason(r->pool, st, NULL);
@@ -328,34 +408,9 @@ oauth2_judgement oauth2_judge_jwt(request_rec *r,
                       ap_escape_logitem(r->pool, is->iss), rec->reason);
         return OAUTH2_JUDGED;
     }
-
     /* the token is authentic: now its claims */
-    st = oauth2_check_times(jws->claims, conf->leeway, 1, &claim);
-    if (st == AC_JOSE_OK) {
-        st = ac_jose_check_issuer(jws->claims, is->iss);
-        claim = "iss";
-    }
-    if (st == AC_JOSE_OK) {
-        claim = "aud";
-        if (!conf->any_audience) {
-            if (conf->audiences == NULL || conf->audiences->nelts == 0) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0508)
-                              "oauth2: no AuthOAuth2Audience for %s: set "
-                              "one, or * to accept any", r->uri);
-                return OAUTH2_MISCONFIGURED;
-            }
-            for (i = 0; i < conf->audiences->nelts; i++) {
-                st = ac_jose_check_audience(jws->claims,
-                                            APR_ARRAY_IDX(conf->audiences, i,
-                                                          const char *));
-                if (st != AC_JOSE_ERR_WRONG_AUDIENCE) {
-                    break;
-                }
-            }
-        }
-    }
-    if (st == AC_JOSE_OK && conf->require_typ) {
-        st = ac_jose_jws_check_typ(jws);
+    if ((j = check_claims(r, conf, is, jws, &st, &claim)) != OAUTH2_JUDGED) {
+        return j;
     }
     if (st != AC_JOSE_OK) {
         rec->reason = oauth2_jose_reason(r->pool, st, claim);
@@ -370,4 +425,3 @@ oauth2_judgement oauth2_judge_jwt(request_rec *r,
     rec->expires = oauth2_claim_exp(jws->claims);
     return OAUTH2_JUDGED;
 }
-

@@ -735,6 +735,24 @@ static void check_nested(startup_check *c, effective_conf e,
     }
 }
 
+/* `e` with the <Location /> sections of the server folded in. */
+static effective_conf fold_location_root(startup_check *c, effective_conf e,
+                                         const core_server_config *sconf)
+{
+    int i;
+
+    for (i = 0; i < sconf->sec_url->nelts; i++) {
+        ap_conf_vector_t *u = APR_ARRAY_IDX(sconf->sec_url, i,
+                                            ap_conf_vector_t *);
+        core_dir_config *uc = ap_get_core_module_config(u);
+
+        if (ac_section_is_plain(u) && strcmp(uc->d, "/") == 0) {
+            e = fold(c, e, u);
+        }
+    }
+    return e;
+}
+
 static void check_server(startup_check *c, server_rec *s)
 {
     core_server_config *sconf = ap_get_core_module_config(s->module_config);
@@ -747,16 +765,7 @@ static void check_server(startup_check *c, server_rec *s)
     check_nested(c, base, s->lookup_defaults);
 
     /* <Location />: applies to every URL, so to every <Directory> too */
-    root = base;
-    for (i = 0; i < sconf->sec_url->nelts; i++) {
-        ap_conf_vector_t *u = APR_ARRAY_IDX(sconf->sec_url, i,
-                                            ap_conf_vector_t *);
-        core_dir_config *uc = ap_get_core_module_config(u);
-
-        if (ac_section_is_plain(u) && strcmp(uc->d, "/") == 0) {
-            root = fold(c, root, u);
-        }
-    }
+    root = fold_location_root(c, base, sconf);
 
     for (i = 0; i < sconf->sec_url->nelts; i++) {
         ap_conf_vector_t *v = APR_ARRAY_IDX(sconf->sec_url, i,
@@ -803,15 +812,7 @@ static void check_server(startup_check *c, server_rec *s)
         }
         e = fold(c, e, v);
         /* then what every URL gets */
-        for (j = 0; j < sconf->sec_url->nelts; j++) {
-            ap_conf_vector_t *u = APR_ARRAY_IDX(sconf->sec_url, j,
-                                                ap_conf_vector_t *);
-            core_dir_config *uc = ap_get_core_module_config(u);
-
-            if (ac_section_is_plain(u) && strcmp(uc->d, "/") == 0) {
-                e = fold(c, e, u);
-            }
-        }
+        e = fold_location_root(c, e, sconf);
         check_effective(c, e, section_name(c->p, "Directory", vc));
         check_nested(c, e, v);
     }

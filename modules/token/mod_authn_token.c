@@ -76,7 +76,7 @@ typedef enum {
  * statements (ac_pg_batch), and each request tells its row by its secret.
  * The array is text, cast to the column's type: key_hash is char(64), and
  * compared as text it could not use its index.  The same strings name the
- * cache entries (cache_id). */
+ * cache entries (judging_settings). */
 static const char *const schema_sql[] = {
     "SELECT user_name, id::text, name, scopes,"
     " CASE WHEN isfinite(expires) THEN date_part('epoch', expires)::bigint"
@@ -118,7 +118,7 @@ typedef struct {
     const char *prefix;
     int touch;
     int cache_ttl;
-    unsigned char db_set, db_at_set, timeout_set, pool_size_set, schema_set,
+    unsigned char db_set, timeout_set, pool_size_set, schema_set,
         query_set, keyword_set, prefix_set, touch_set, cache_ttl_set;
 } token_dir_conf;
 
@@ -184,21 +184,6 @@ static void *create_token_dir_config(apr_pool_t *p, char *dir)
  * Directives
  */
 
-static const char *set_db(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    token_dir_conf *conf = dconf;
-    const char *err = ac_conf_conninfo(cmd, arg);
-
-    if (err != NULL) {
-        return err;
-    }
-    conf->db = arg;
-    conf->db_set = 1;
-    conf->db_at = ac_place_of(cmd);
-    conf->db_at_set = 1;
-    return NULL;
-}
-
 static const char *check_query(cmd_parms *cmd, const char *arg)
 {
     return ap_strstr_c(arg, "$1") == NULL
@@ -244,8 +229,8 @@ static const ac_conf_enum schemas[] = {
 #define DIR_CONF (RSRC_CONF | ACCESS_CONF)
 
 static const command_rec token_cmds[] = {
-    AP_INIT_TAKE1("AuthTokenDB", set_db, NULL, DIR_CONF,
-                  "libpq connection string of the token database"),
+    AC_INIT_DB("AuthTokenDB", token_dir_conf, db, DIR_CONF,
+               "libpq connection string of the token database"),
     AC_INIT_SECONDS("AuthTokenDBTimeout", token_dir_conf, timeout, 0, 3600,
                     DIR_CONF, "seconds a lookup may take, connecting "
                     "included (default 2)"),
@@ -284,8 +269,6 @@ static void *merge_token_dir_config(apr_pool_t *p, void *basev, void *addv)
     token_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
     ac_conf_merge(token_cmds, conf, base, add);
-    AC_MERGE(db);
-    AC_MERGE(db_at);
     return conf;
 }
 
@@ -299,19 +282,15 @@ static const char *query_of(const token_dir_conf *conf)
     return conf->query ? conf->query : schema_sql[conf->schema];
 }
 
-/* The cache id of a key: SHA-256 of (database, query, SHA-256 hex of the
- * key): what the answer depends on, and nothing else, so that the
- * listener finds the id of a key from the key_hash that the database
- * notifies. */
-static void cache_id(const char *db, const char *sql, const char *sha256hex,
-                     unsigned char id[32])
+/* What the verdict on a key depends on, and nothing else: the database
+ * and the query (the key itself is named by the SHA-256 hex of it), so
+ * that the listener finds the verdict of a key from the key_hash that the
+ * database notifies (ac_verdict_id, ac_verdict_evict). */
+static void judging_settings(ac_fp *fp, const char *db, const char *sql)
 {
-    ac_fp fp;
-
-    ac_fp_begin(&fp);
-    ac_fp_str(&fp, db);
-    ac_fp_str(&fp, sql);
-    ac_fp_final(&fp, sha256hex, 64, id);
+    ac_fp_begin(fp);
+    ac_fp_str(fp, db);
+    ac_fp_str(fp, sql);
 }
 
 /* A record as the cache holds it: the verdict, the expiry, our last
@@ -489,9 +468,11 @@ static int find_record(request_rec *r, const token_dir_conf *conf,
      * they return, and then it is not cached again (ac_cache_put) */
     apr_time_t known = apr_time_now();
     ac_verdict v;
+    ac_fp fp;
 
     if (cache != NULL) {
-        cache_id(conf->db, query_of(conf), sha256hex, id);
+        judging_settings(&fp, conf->db, query_of(conf));
+        ac_verdict_id(&fp, sha256hex, 64, id);
         if (ac_verdict_get(cache, r->server, id, conf->cache_ttl, 4, r->pool,
                            &v)
             && from_verdict(&v, rec)) {
@@ -768,7 +749,7 @@ static void revocation_notified(void *ctx, server_rec *s, const char *payload,
                                 apr_pool_t *p)
 {
     token_listener *tl = ctx;
-    unsigned char id[32];
+    ac_fp fp;
 
     if (strcmp(payload, "*") == 0) {
         ac_cache_resync(tl->sconf->cache, apr_time_now());
@@ -785,11 +766,11 @@ static void revocation_notified(void *ctx, server_rec *s, const char *payload,
                      "key_hash", strlen(payload));
         return;
     }
-    cache_id(tl->db, schema_sql[SCHEMA_NATIVE], payload, id);
-    ac_cache_remove(tl->sconf->cache, s, id, 32, p);
+    judging_settings(&fp, tl->db, schema_sql[SCHEMA_NATIVE]);
+    ac_verdict_evict(tl->sconf->cache, s, &fp, payload, 64, p);
     if (tl->drf) {
-        cache_id(tl->db, schema_sql[SCHEMA_DRF], payload, id);
-        ac_cache_remove(tl->sconf->cache, s, id, 32, p);
+        judging_settings(&fp, tl->db, schema_sql[SCHEMA_DRF]);
+        ac_verdict_evict(tl->sconf->cache, s, &fp, payload, 64, p);
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AC_LOGNO(0108)
                  "AuthTokenRevocationListen: the key with SHA-256 %.8s... "
