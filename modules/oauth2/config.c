@@ -561,6 +561,10 @@ const command_rec oauth2_cmds[] = {
     AC_INIT_INT("AuthOAuth2CacheTTL", oauth2_dir_conf, cache_ttl, 0, 86400,
                 DIR_CONF, "seconds a validated token is cached (default 60, "
                 "0 = off)"),
+    AP_INIT_TAKE23("AuthOAuth2ClaimHeader", oauth2_set_claim_header, NULL,
+                   DIR_CONF, "a claim (dotted path), the request header "
+                   "the backend gets it in, and 'encode' (RFC 8187, the "
+                   "default) or 'refuse' for what a header cannot carry"),
     {NULL}
 };
 
@@ -578,6 +582,10 @@ void *oauth2_merge_dir_config(apr_pool_t *p, void *basev, void *addv)
     AC_MERGE(algs);
     AC_MERGE(dpop_algs);
     AC_MERGE(trusted_proxies);
+    conf->claim_headers = oauth2_merge_claim_headers(p, base->claim_headers,
+                                                     add->claim_headers);
+    conf->claim_headers_set = add->claim_headers_set
+                              || base->claim_headers_set;
     AC_MERGE(db);
     /* where AuthOAuth2DB was written and what its tables are go with it */
     conf->db_at = add->db_set ? add->db_at : base->db_at;
