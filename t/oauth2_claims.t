@@ -87,13 +87,13 @@ my $token = mint(claims => { sub => 'dpopacr', acr => 'pwd',
 my $url = 'http://' . Apache::TestRequest::hostport() . '/dpop/acr/env';
 $res = GET '/dpop/acr/env', Authorization => "DPoP $token",
     DPoP => dpop_proof(key => $client, htu => $url, token => $token);
-my @ch = challenges($res);
+my @ch = @{ challenges($res) };
 ok t_cmp([$res->code, scalar @ch, $ch[0], $ch[1]],
          [401, 2, qr/^DPoP realm="dpop", algs="[^"]+", error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="mfa"$/,
           'Bearer realm="dpop"'],
          'a DPoP token: the DPoP challenge (first) carries the step-up, Bearer does not');
 $res = bearer('/dpop/acr/env', { sub => 'beareracr', acr => 'pwd' });
-@ch = challenges($res);
+@ch = @{ challenges($res) };
 ok t_cmp([$res->code, $ch[0], $ch[1]],
          [401, 'Bearer realm="dpop", error="insufficient_user_authentication", '
                . 'error_description="A different authentication level is required", '
@@ -165,7 +165,7 @@ ok t_cmp($env->{HTTP_X_CLAIM_NAME}, $long, 'a long value passes whole');
 $res = bearer('/oauth2/claimheaders/env', { sub => 'hdr5', name => "\xc3\xa9" x 1400 });
 ok t_cmp($res->code, 403, 'a value longer than LimitRequestFieldSize once encoded is 403');
 $res = bearer('/oauth2/claimheaders/env', { sub => 'hdr6' }, ':X_Claim_Sub' => 'spoof');
-ok t_cmp([$res->code, $res->header('X-Echo-Underscore')], [200, '[(null)]'],
+ok t_cmp([$res->code, $res->header('X-Echo-Underscore')], [200, '[]'],
          'a client header spelled with _ for - is removed too');
 $res = GET '/oauth2/claimheaders/public/env', 'X-Claim-Sub' => 'mallory';
 ok t_cmp([$res->code, identity($res)->{HTTP_X_CLAIM_SUB}], [200, undef],
