@@ -449,20 +449,23 @@ const char *oauth2_step_up_challenge(request_rec *r, const char *c)
     return apr_pstrcat(r->pool, first, attrs, rest, NULL);
 }
 
-static const authz_provider acr_provider = { &acr_check, &acr_parse };
-static const authz_provider max_age_provider = { &max_age_check,
-                                                 &max_age_parse };
-static const authz_provider claim_provider = { &claim_check, &claim_parse };
+static const struct {
+    const char *name;
+    authz_provider provider;
+} rules[] = {
+    { "auth-acr", { &acr_check, &acr_parse } },
+    { "auth-max-age", { &max_age_check, &max_age_parse } },
+    { "auth-claim", { &claim_check, &claim_parse } },
+};
 
 void oauth2_register_authz(apr_pool_t *p)
 {
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "auth-acr",
-                              AUTHZ_PROVIDER_VERSION, &acr_provider,
-                              AP_AUTH_INTERNAL_PER_CONF);
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "auth-max-age",
-                              AUTHZ_PROVIDER_VERSION, &max_age_provider,
-                              AP_AUTH_INTERNAL_PER_CONF);
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "auth-claim",
-                              AUTHZ_PROVIDER_VERSION, &claim_provider,
-                              AP_AUTH_INTERNAL_PER_CONF);
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, rules[i].name,
+                                  AUTHZ_PROVIDER_VERSION,
+                                  &rules[i].provider,
+                                  AP_AUTH_INTERNAL_PER_CONF);
+    }
 }
