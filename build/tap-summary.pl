@@ -45,6 +45,7 @@ my @problems = @fail;
 my ($mode_tag, $mode_counts) = ('', undef);
 my ($quiet_ok, $silent) = (0, 0);
 my @shown;      # the lines account() gave since the last header
+my %ms;         # mode => file => wall-clock milliseconds (HARNESS_TIMER)
 
 # Count the TAP lines of one stream; returns a hash.  Test lines must be
 # numbered ("ok 3"): a bare "ok" is the harness's verdict on a file.
@@ -158,13 +159,20 @@ for my $arg (@at_logs) {
     # Split the verbose output into the sections of each file.
     my (%section, $cur);
     for (@$lines) {
-        if (m{^(t/\S+\.t) \.{2,}\s*(.*)$}) {
+        # (HARNESS_TIMER puts the time of day before a file's name, and
+        # its wall-clock time after its verdict: "ok  1234 ms (...)")
+        if (m{^(?:\[[\d:]+\] )?(t/\S+\.t) \.{2,}\s*(.*)$}) {
             $cur = $1;
             $section{$cur} = [];
             push @{ $section{$cur} }, "1..0 # SKIP $1" if $2 =~ /^skipped:\s*(.*)/;
             next;
         }
-        push @{ $section{$cur} }, $_ if defined $cur;
+        next unless defined $cur;
+        if (/^(?:ok|Failed|Dubious)\b.*?\s(\d+) ms\b/) {
+            $ms{$mode}{$cur} = $1;
+            next;
+        }
+        push @{ $section{$cur} }, $_;
     }
     for my $file (sort @files) {
         (my $name = $file) =~ s{^\Q$t_dir\E/}{t/};
@@ -214,6 +222,10 @@ if (grep { length $_->[0] } @modes) {
         $line .= sprintf " (%ds)", $elapsed{$mode} if defined $elapsed{$mode};
         $line .= $c->{failed} || $c->{passed} < $c->{expected} ? "  FAILED" : "  ok";
         print "$line\n";
+        my $t = $ms{$mode} or next;
+        my @slow = (sort { $t->{$b} <=> $t->{$a} } keys %$t)[0 .. 7];
+        print "    slowest: ", join(', ', map { sprintf "%s %ds", $_, $t->{$_} / 1000 }
+                                   grep { defined } @slow), "\n";
     }
 }
 

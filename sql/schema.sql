@@ -99,9 +99,22 @@ BEGIN
 END
 $$;
 
+-- Version 3: key rotation (authchain-token rotate).  replaced_by is the id
+-- of the token that a rotation issued in this one's place; the rotation
+-- also set this row's expires to the grace deadline (or revoked it).  A
+-- row with replaced_by set that is neither revoked nor past expires is
+-- "rolling": its key still works, until expires.  The module does not read
+-- the column (a rolling key is an ordinary key with an expiry), and a
+-- change of it alone notifies nothing (it is not in the WHEN clause
+-- above).  Not a foreign key: prune may delete either row first.
+ALTER TABLE authchain_token ADD COLUMN IF NOT EXISTS replaced_by bigint NULL;
+COMMENT ON COLUMN authchain_token.replaced_by IS
+    'id of the token that authchain-token rotate issued in its place; NULL: not rotated';
+
 -- Last: record the version (authchain-token reads the highest "SET version
 -- = N" of this file as the version it installs).
 INSERT INTO authchain_schema (version)
     SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM authchain_schema);
 UPDATE authchain_schema SET version = 1 WHERE version < 1;
 UPDATE authchain_schema SET version = 2 WHERE version < 2;
+UPDATE authchain_schema SET version = 3 WHERE version < 3;

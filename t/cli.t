@@ -17,7 +17,7 @@ use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
 use Math::BigInt;
 
-plan tests => 47;
+plan tests => 48;
 
 my $cli = Cwd::abs_path("$FindBin::Bin/../tools/authchain-token");
 my $tmp = tempdir(CLEANUP => 1);
@@ -91,24 +91,34 @@ ok t_cmp([$rc, $err], [3, qr/tables are missing.*run authchain-token init/],
          'without the schema a command exits 3 and says to run init');
 
 ($rc, $out, $err) = run('init');
-ok t_cmp([$rc, $out], [0, qr/^schema created \(version 2\)$/m],
+ok t_cmp([$rc, $out], [0, qr/^schema created \(version 3\)$/m],
          'init creates the schema');
 ($rc, $out, $err) = run('init');
-ok t_cmp([$rc, $out], [0, qr/^schema is up to date \(version 2\)$/m],
+ok t_cmp([$rc, $out], [0, qr/^schema is up to date \(version 3\)$/m],
          'init again succeeds and changes nothing');
-ok t_cmp(sql('SELECT count(*), max(version) FROM authchain_schema'), '1|2',
-         'the schema table holds one row, version 2');
+ok t_cmp(sql('SELECT count(*), max(version) FROM authchain_schema'), '1|3',
+         'the schema table holds one row, version 3');
 ok t_cmp(sql("SELECT count(*) FROM pg_trigger WHERE tgrelid = "
              . "'authchain_token'::regclass AND NOT tgisinternal"), 3,
          'the notification triggers exist once, after two inits');
 
-# a version 1 database (no triggers) is upgraded by init
-sql('DROP TRIGGER authchain_token_notify_update ON authchain_token;'
+# a version 2 database (no replaced_by), then a version 1 one (no
+# triggers either), is upgraded by init
+sql('ALTER TABLE authchain_token DROP COLUMN replaced_by;'
+    . ' UPDATE authchain_schema SET version = 2');
+($rc, $out, $err) = run('init');
+ok t_cmp([$rc, $out, sql("SELECT count(*) FROM information_schema.columns"
+                         . " WHERE table_name = 'authchain_token'"
+                         . " AND column_name = 'replaced_by'")],
+         [0, qr/^schema upgraded from version 2 to 3$/m, 1],
+         'init upgrades a version 2 schema: it adds replaced_by (rotate)');
+sql('ALTER TABLE authchain_token DROP COLUMN replaced_by;'
+    . ' DROP TRIGGER authchain_token_notify_update ON authchain_token;'
     . ' DROP TRIGGER authchain_token_notify_delete ON authchain_token;'
     . ' DROP TRIGGER authchain_token_notify_truncate ON authchain_token;'
     . ' DROP FUNCTION authchain_token_notify(); UPDATE authchain_schema SET version = 1');
 ($rc, $out, $err) = run('init');
-ok t_cmp([$rc, $out], [0, qr/^schema upgraded from version 1 to 2$/m],
+ok t_cmp([$rc, $out], [0, qr/^schema upgraded from version 1 to 3$/m],
          'init upgrades a version 1 schema');
 ok t_cmp(sql("SELECT count(*) FROM pg_trigger WHERE tgrelid = "
              . "'authchain_token'::regclass AND NOT tgisinternal"), 3,

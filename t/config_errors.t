@@ -11,7 +11,7 @@ use Apache::TestUtil;
 use File::Temp qw(tempdir);
 use ChainTest;
 
-plan tests => 14;
+plan tests => 15;
 
 my $httpd = Apache::Test::vars('httpd');
 my $dir = tempdir(CLEANUP => 1);
@@ -54,6 +54,9 @@ refused("    AuthChain basic basic", qr/AuthChain: scheme 'basic' is listed twic
 refused("    AuthChainChallenge some",
         qr/AuthChainChallenge must be 'all' or 'first', not 'some'/,
         'a bad AuthChainChallenge stops httpd');
+refused("    AuthChainErrorFormat xml",
+        qr/AuthChainErrorFormat must be 'html' or 'json', not 'xml'/,
+        'a bad AuthChainErrorFormat stops httpd');
 refused("    AuthChainOnInvalid maybe",
         qr/AuthChainOnInvalid must be 'deny' or 'anonymous', not 'maybe'/,
         'a bad AuthChainOnInvalid stops httpd');

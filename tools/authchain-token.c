@@ -2,11 +2,11 @@
  *
  * authchain-token -- manage the API keys of the native token schema in
  * PostgreSQL: init (create or upgrade the schema), create, list, revoke,
- * prune.  See tools/authchain-token.1 and docs/authchain-token.md.
+ * rotate, prune.  See tools/authchain-token.1 and docs/authchain-token.md.
  *
  * The one secret this program ever handles is a new key: it is printed
- * once, alone, on standard output, and only its SHA-256 reaches the
- * database.  Everything else it says goes to standard error, except the
+ * once, alone on its line, on standard output, and only its SHA-256
+ * reaches the database.  Everything else it says goes to standard error, except the
  * output that a command exists for (list's table, revoke's and prune's
  * counts).  User data reaches SQL only as parameters of PQexecParams; the
  * one PQexec runs the schema, which is compiled in from sql/schema.sql.
@@ -46,6 +46,14 @@
 #define SQL_UTC(col) \
     "coalesce(to_char(" col " AT TIME ZONE 'UTC', " \
     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-')"
+
+/* A token's status: revoked, else expired (past its expiry), else rolling
+ * (rotate replaced it; its key works until its expiry), else active. */
+#define SQL_STATUS \
+    "CASE WHEN revoked IS NOT NULL THEN 'revoked'" \
+    " WHEN expires IS NOT NULL AND expires <= now() THEN 'expired'" \
+    " WHEN replaced_by IS NOT NULL THEN 'rolling'" \
+    " ELSE 'active' END"
 
 /* Whether `s` holds a control character (refused in names). */
 static int has_control(const char *s)
@@ -159,6 +167,30 @@ static const char *join_scopes(cli *c)
     return joined;
 }
 
+/* The options of a new key that create and rotate share: --expires (the
+ * seconds, 0 when not given) and --prefix (the default when not given).
+ * Returns EXIT_OK or a usage error (said). */
+static int parse_key_options(cli *c, const command_def *cmd,
+                             apr_int64_t *seconds, const char **prefix)
+{
+    *seconds = 0;
+    if (c->expires && cli_parse_duration(c->expires, seconds) != 0) {
+        return cli_usage_error(cmd, "--expires: '%s' is not a duration: give "
+                               "a positive whole number and one unit of s, "
+                               "m, h, d or w (30d, 12h, 90m, 3600s, 2w), at "
+                               "most 100 years",
+                               cli_printable(c->pool, c->expires));
+    }
+    *prefix = c->prefix ? c->prefix : AC_KEY_DEFAULT_PREFIX;
+    if (!ac_key_valid_prefix(*prefix)) {
+        return cli_usage_error(cmd, "--prefix: '%s' is not a key prefix: 1 "
+                               "to %d characters of A-Z, a-z, 0-9 and _",
+                               cli_printable(c->pool, *prefix),
+                               AC_KEY_PREFIX_MAX);
+    }
+    return EXIT_OK;
+}
+
 /* create: a new key for USER.  Stores its SHA-256, then prints the key,
  * alone, on stdout; if the key cannot be written there the row is deleted
  * again, so that no token exists whose key nobody has. */
@@ -193,19 +225,8 @@ static int cmd_create(cli *c)
     if ((scopes = join_scopes(c)) == NULL) {
         return EXIT_USAGE;
     }
-    if (c->expires && cli_parse_duration(c->expires, &seconds) != 0) {
-        return cli_usage_error(cmd, "--expires: '%s' is not a duration: give "
-                               "a positive whole number and one unit of s, "
-                               "m, h, d or w (30d, 12h, 90m, 3600s, 2w), at "
-                               "most 100 years",
-                               cli_printable(c->pool, c->expires));
-    }
-    prefix = c->prefix ? c->prefix : AC_KEY_DEFAULT_PREFIX;
-    if (!ac_key_valid_prefix(prefix)) {
-        return cli_usage_error(cmd, "--prefix: '%s' is not a key prefix: 1 "
-                               "to %d characters of A-Z, a-z, 0-9 and _",
-                               cli_printable(c->pool, prefix),
-                               AC_KEY_PREFIX_MAX);
+    if ((rv = parse_key_options(c, cmd, &seconds, &prefix)) != EXIT_OK) {
+        return rv;
     }
 
     if ((rv = cli_db_open(c, &conn)) != EXIT_OK) {
@@ -293,10 +314,7 @@ static int cmd_list(cli *c)
                       "SELECT id, user_name, name, scopes, "
                       SQL_UTC("created") ", " SQL_UTC("expires") ", "
                       SQL_UTC("revoked") ", " SQL_UTC("last_used") ","
-                      " CASE WHEN revoked IS NOT NULL THEN 'revoked'"
-                      "  WHEN expires IS NOT NULL AND expires <= now()"
-                      "   THEN 'expired'"
-                      "  ELSE 'active' END"
+                      " " SQL_STATUS
                       " FROM authchain_token"
                       " WHERE $1::text IS NULL OR user_name = $1"
                       " ORDER BY id",
@@ -344,6 +362,43 @@ static int cmd_list(cli *c)
     return EXIT_OK;
 }
 
+/* The target of revoke and rotate: one ID argument, or --user USER.
+ * Sets *param to the ID or the user (a statement's $1) and *what to how
+ * the messages name it.  Returns EXIT_OK or a usage error (said). */
+static int parse_target(cli *c, const command_def *cmd, const char **param,
+                        const char **what)
+{
+    apr_int64_t id;
+
+    if (c->user && c->args->nelts > 0) {
+        return cli_usage_error(cmd, "%s takes an ID or --user USER, not both",
+                               cmd->name);
+    }
+    if (c->user == NULL && c->args->nelts != 1) {
+        return cli_usage_error(cmd, c->args->nelts ? "%s takes one ID"
+                                                   : "%s needs an ID or "
+                                                     "--user USER",
+                               cmd->name);
+    }
+    if (c->user) {
+        if (*c->user == '\0') {
+            return cli_usage_error(cmd, "--user: USER cannot be empty");
+        }
+        *param = c->user;
+        *what = apr_psprintf(c->pool, "of user '%s'",
+                             cli_printable(c->pool, c->user));
+        return EXIT_OK;
+    }
+    *param = APR_ARRAY_IDX(c->args, 0, const char *);
+    if (cli_parse_integer(*param, 1, APR_INT64_MAX, &id) != 0) {
+        return cli_usage_error(cmd, "'%s' is not a token ID (a positive "
+                               "integer; see " PROGRAM " list)",
+                               cli_printable(c->pool, *param));
+    }
+    *what = apr_psprintf(c->pool, "with id %" APR_INT64_T_FMT, id);
+    return EXIT_OK;
+}
+
 /* revoke: set `revoked` on the token ID, or on every token of --user,
  * where it is not set yet.  Exit 1 when the ID or the user names no
  * token at all (a typo, most likely); revoking what is already revoked is
@@ -352,37 +407,13 @@ static int cmd_revoke(cli *c)
 {
     const command_def *cmd = cli_find_command("revoke");
     const char *params[1], *what;
-    apr_int64_t id;
     long matched, revoked;
     PGconn *conn;
     PGresult *res;
     int rv;
 
-    if (c->user && c->args->nelts > 0) {
-        return cli_usage_error(cmd,
-                               "revoke takes an ID or --user USER, not both");
-    }
-    if (c->user == NULL && c->args->nelts != 1) {
-        return cli_usage_error(cmd, c->args->nelts
-                                    ? "revoke takes one ID"
-                                    : "revoke needs an ID or --user USER");
-    }
-    if (c->user) {
-        if (*c->user == '\0') {
-            return cli_usage_error(cmd, "--user: USER cannot be empty");
-        }
-        params[0] = c->user;
-        what = apr_psprintf(c->pool, "of user '%s'",
-                            cli_printable(c->pool, c->user));
-    }
-    else {
-        params[0] = APR_ARRAY_IDX(c->args, 0, const char *);
-        if (cli_parse_integer(params[0], 1, APR_INT64_MAX, &id) != 0) {
-            return cli_usage_error(cmd, "'%s' is not a token ID (a positive "
-                                   "integer; see " PROGRAM " list)",
-                                   cli_printable(c->pool, params[0]));
-        }
-        what = apr_psprintf(c->pool, "with id %" APR_INT64_T_FMT, id);
+    if ((rv = parse_target(c, cmd, &params[0], &what)) != EXIT_OK) {
+        return rv;
     }
     if ((rv = cli_db_open(c, &conn)) != EXIT_OK) {
         return rv;
@@ -429,6 +460,266 @@ static int cmd_revoke(cli *c)
                revoked == 1 ? "" : "s", what, matched - revoked);
     }
     return EXIT_OK;
+}
+
+/* One row that rotate considered: the token as it was, and, once rotated,
+ * the token issued in its place and the old key's new deadline. */
+typedef struct {
+    const char *id, *user, *name, *status, *expires, *replaced_by;
+    char *key;                  /* the new key, until printed and cleansed */
+    const char *new_id, *new_expires, *deadline;
+} rotation;
+
+/* Why rotate leaves the token `t` (not active) alone. */
+static void say_not_rotatable(cli *c, const rotation *t)
+{
+    if (strcmp(t->status, "rolling") == 0) {
+        cli_say("token %s is already rolling: token %s replaced it and it "
+                "works until %s; nothing rotated (rotate token %s instead, "
+                "or revoke token %s to end it now)", t->id, t->replaced_by,
+                t->expires, t->replaced_by, t->id);
+    }
+    else if (strcmp(t->status, "expired") == 0) {
+        cli_say("token %s expired at %s: nothing rotated (a lapsed key is "
+                "replaced with " PROGRAM " create)", t->id, t->expires);
+    }
+    else {
+        cli_say("token %s is revoked: nothing rotated (a revoked key is "
+                "replaced with " PROGRAM " create)", t->id);
+    }
+}
+
+/* Overwrite every new key still in memory. */
+static void cleanse_keys(apr_array_header_t *rows)
+{
+    int i;
+
+    for (i = 0; i < rows->nelts; i++) {
+        rotation *t = &APR_ARRAY_IDX(rows, i, rotation);
+
+        if (t->key) {
+            OPENSSL_cleanse(t->key, strlen(t->key));
+            t->key = NULL;
+        }
+    }
+}
+
+/* Issue a new key in the place of the active token `t`, in the caller's
+ * transaction and one statement: the new row copies the old one's user,
+ * name, scopes and expiry (or expires --expires from now), and the old
+ * one records it in replaced_by and gets the deadline as its expiry (the
+ * earlier of its own and now + grace, rounded up to a whole second), or
+ * is revoked when the grace is 0.  The module needs nothing more: a
+ * rolling key is a key with an expiry, and the expiry's UPDATE notifies
+ * the httpd nodes (schema version 2), which drop the cached answer that
+ * had no deadline.
+ * Returns EXIT_OK, or the exit status having said why. */
+static int rotate_one(cli *c, PGconn *conn, rotation *t, const char *prefix,
+                      const char *expires_text, const char *grace_text)
+{
+    const char *params[4];
+    char hash[65];
+    PGresult *res;
+
+    if (ac_key_generate(c->pool, prefix, &t->key) != 0) {
+        t->key = NULL;
+        cli_say("cannot get random bytes from OpenSSL: nothing rotated");
+        return EXIT_INTERNAL;
+    }
+    ac_sha256_hex(t->key, strlen(t->key), hash);
+    params[0] = t->id;
+    params[1] = hash;
+    params[2] = expires_text;
+    params[3] = grace_text;
+    res = cli_db_exec(c, conn,
+                      "WITH new AS ("
+                      " INSERT INTO authchain_token"
+                      "  (user_name, key_hash, name, scopes, expires)"
+                      "  SELECT user_name, $2, name, scopes,"
+                      "   CASE WHEN $3::bigint IS NULL THEN expires"
+                      "    ELSE now() + $3::bigint * interval '1 second' END"
+                      "  FROM authchain_token WHERE id = $1::bigint"
+                      "  RETURNING id, expires),"
+                      " old AS ("
+                      " UPDATE authchain_token"
+                      "  SET replaced_by = (SELECT id FROM new),"
+                      "  expires = CASE WHEN $4::bigint = 0 THEN expires"
+                      "   ELSE least(expires, date_trunc('second', now())"
+                      "    + ($4::bigint + 1) * interval '1 second') END,"
+                      "  revoked = CASE WHEN $4::bigint = 0 THEN now()"
+                      "   ELSE revoked END"
+                      "  WHERE id = $1::bigint RETURNING expires)"
+                      " SELECT new.id, " SQL_UTC("new.expires") ", "
+                      SQL_UTC("old.expires") " FROM new, old",
+                      4, params);
+    if (res == NULL) {
+        return EXIT_DB;
+    }
+    t->new_id = apr_pstrdup(c->pool, PQgetvalue(res, 0, 0));
+    t->new_expires = apr_pstrdup(c->pool, PQgetvalue(res, 0, 1));
+    t->deadline = apr_pstrdup(c->pool, PQgetvalue(res, 0, 2));
+    PQclear(res);
+    return EXIT_OK;
+}
+
+/* rotate: replace the token ID, or every active token of --user, by a new
+ * key (Stripe's "roll"), and let the old key work for --grace more (0:
+ * revoke it now).  Everything happens in one transaction, the rows locked
+ * (FOR UPDATE) so that two rotations of a token cannot both succeed; the
+ * new keys are printed before the commit, so that if they cannot be
+ * written nothing changed at all.  Exit 1 when ID names no token or one
+ * that is revoked, expired or already rolling, or USER has no active
+ * token. */
+static int cmd_rotate(cli *c)
+{
+    const command_def *cmd = cli_find_command("rotate");
+    const char *target, *what, *prefix, *expires_text = NULL, *grace_text;
+    apr_array_header_t *rows;
+    apr_int64_t seconds, grace;
+    PGconn *conn;
+    PGresult *res;
+    int rv, i, n, rotated = 0;
+
+    if ((rv = parse_target(c, cmd, &target, &what)) != EXIT_OK) {
+        return rv;
+    }
+    if (c->grace == NULL) {
+        return cli_usage_error(cmd, "rotate needs --grace DURATION: how long "
+                               "the old key keeps working (24h, 7d; 0 "
+                               "revokes it at once)");
+    }
+    if (cli_parse_grace(c->grace, &grace) != 0) {
+        return cli_usage_error(cmd, "--grace: '%s' is not a duration: give 0 "
+                               "or a positive whole number and one unit of "
+                               "s, m, h, d or w (24h, 90m, 7d), at most 100 "
+                               "years", cli_printable(c->pool, c->grace));
+    }
+    if ((rv = parse_key_options(c, cmd, &seconds, &prefix)) != EXIT_OK) {
+        return rv;
+    }
+    if (c->expires) {
+        expires_text = apr_psprintf(c->pool, "%" APR_INT64_T_FMT, seconds);
+    }
+    grace_text = apr_psprintf(c->pool, "%" APR_INT64_T_FMT, grace);
+
+    if ((rv = cli_db_open(c, &conn)) != EXIT_OK) {
+        return rv;
+    }
+    rows = apr_array_make(c->pool, 4, sizeof(rotation));
+    rv = EXIT_DB;
+    if ((res = cli_db_exec(c, conn, "BEGIN", 0, NULL)) == NULL) {
+        goto done;
+    }
+    PQclear(res);
+    res = cli_db_exec(c, conn, c->user
+                      ? "SELECT id, user_name, name, " SQL_STATUS ", "
+                        SQL_UTC("expires") ", coalesce(replaced_by::text, '')"
+                        " FROM authchain_token WHERE user_name = $1"
+                        " ORDER BY id FOR UPDATE"
+                      : "SELECT id, user_name, name, " SQL_STATUS ", "
+                        SQL_UTC("expires") ", coalesce(replaced_by::text, '')"
+                        " FROM authchain_token WHERE id = $1::bigint"
+                        " FOR UPDATE",
+                      1, &target);
+    if (res == NULL) {
+        goto done;
+    }
+    for (i = 0; i < PQntuples(res); i++) {
+        rotation *t = apr_array_push(rows);
+
+        memset(t, 0, sizeof(*t));
+        t->id = apr_pstrdup(c->pool, PQgetvalue(res, i, 0));
+        t->user = cli_printable(c->pool, PQgetvalue(res, i, 1));
+        t->name = cli_printable(c->pool, PQgetvalue(res, i, 2));
+        t->status = apr_pstrdup(c->pool, PQgetvalue(res, i, 3));
+        t->expires = apr_pstrdup(c->pool, PQgetvalue(res, i, 4));
+        t->replaced_by = apr_pstrdup(c->pool, PQgetvalue(res, i, 5));
+    }
+    PQclear(res);
+    if (rows->nelts == 0) {
+        cli_say("no token %s: nothing rotated", what);
+        rv = EXIT_NOMATCH;
+        goto done;
+    }
+    for (i = 0; i < rows->nelts; i++) {
+        rotation *t = &APR_ARRAY_IDX(rows, i, rotation);
+
+        if (strcmp(t->status, "active") != 0) {
+            continue;
+        }
+        rv = rotate_one(c, conn, t, prefix, expires_text, grace_text);
+        if (rv != EXIT_OK) {
+            goto done;
+        }
+        rotated++;
+    }
+    if (rotated == 0) {
+        if (c->user) {
+            cli_say("no active token %s: nothing rotated (%d revoked, "
+                    "expired or already rolling; see " PROGRAM " list)",
+                    what, rows->nelts);
+        }
+        else {
+            say_not_rotatable(c, &APR_ARRAY_IDX(rows, 0, rotation));
+        }
+        rv = EXIT_NOMATCH;
+        goto done;
+    }
+
+    /* The keys, one a line in the order of the report below, before the
+     * commit: a failure to write them rolls everything back. */
+    for (i = 0; i < rows->nelts; i++) {
+        rotation *t = &APR_ARRAY_IDX(rows, i, rotation);
+
+        if (t->key) {
+            printf("%s\n", t->key);
+        }
+    }
+    cleanse_keys(rows);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_say("cannot write the key%s to standard output (%s): nothing "
+                "rotated", rotated == 1 ? "" : "s", strerror(errno));
+        rv = EXIT_INTERNAL;
+        goto done;
+    }
+    res = cli_db_exec(c, conn, "COMMIT", 0, NULL);
+    if (res == NULL || strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+        cli_say("the commit failed: the key%s printed %s not valid, nothing "
+                "rotated", rotated == 1 ? "" : "s",
+                rotated == 1 ? "is" : "are");
+        PQclear(res);
+        rv = EXIT_DB;
+        goto done;
+    }
+    PQclear(res);
+
+    for (i = 0, n = 0; i < rows->nelts; i++) {
+        const rotation *t = &APR_ARRAY_IDX(rows, i, rotation);
+
+        if (t->new_id == NULL) {
+            n++;
+            continue;
+        }
+        cli_say("rotated token %s of user '%s'%s%s%s to token %s, expires "
+                "%s; token %s %s%s", t->id, t->user,
+                *t->name ? " (name '" : "", t->name, *t->name ? "')" : "",
+                t->new_id,
+                strcmp(t->new_expires, "-") ? t->new_expires : "never",
+                t->id,
+                grace == 0 ? "is revoked"
+                : strcmp(t->deadline, t->expires) == 0
+                  ? "works until its expiry, " : "works until ",
+                grace == 0 ? "" : t->deadline);
+    }
+    if (n > 0) {
+        cli_say("(%d other token%s %s not rotated: revoked, expired or "
+                "already rolling)", n, n == 1 ? "" : "s", what);
+    }
+    rv = EXIT_OK;
+done:
+    cleanse_keys(rows);
+    PQfinish(conn);         /* without a COMMIT: rolled back */
+    return rv;
 }
 
 /* prune: delete the tokens whose expiry or revocation is more than N days
@@ -512,6 +803,30 @@ static const command_def commands[] = {
      "token; revoking a revoked token again is not an error.\n"
      "\n"
      " --user USER          Revoke every token of USER.\n"},
+    {"rotate", OPT_DB | OPT_HELP | OPT_USER | OPT_GRACE | OPT_EXPIRES
+               | OPT_PREFIX, cmd_rotate,
+     "\t" PROGRAM " [--db CONNINFO] rotate --grace DURATION [--expires DURATION]\n"
+     "\t\t[--prefix PREFIX] ID\n"
+     "\t" PROGRAM " [--db CONNINFO] rotate --grace DURATION [--expires DURATION]\n"
+     "\t\t[--prefix PREFIX] --user USER\n",
+     "Replace the token ID, or every active token of USER, by a new key with\n"
+     "the same user, name, scopes and expiry, and let the old key work until\n"
+     "the end of the grace period (list shows it as rolling). The new keys\n"
+     "are printed once on standard output, one a line, in the order of the\n"
+     "report on standard error. Exit status 1 when ID names no token, or one\n"
+     "that is revoked, expired or already rolling, or USER has no active\n"
+     "token.\n"
+     "\n"
+     " --grace DURATION     How long the old key keeps working: 0 (revoke it\n"
+     "                      now) or a whole number and s, m, h, d or w (24h,\n"
+     "                      7d); never past the old key's own expiry.\n"
+     "                      Required.\n"
+     " --expires DURATION   The new key expires DURATION from now. Default:\n"
+     "                      when the old key would have (never if it would\n"
+     "                      not).\n"
+     " --prefix PREFIX      The new key's prefix (it is not stored, so not\n"
+     "                      copied). Default: act_.\n"
+     " --user USER          Rotate every active token of USER.\n"},
     {"prune", OPT_DB | OPT_HELP | OPT_DAYS, cmd_prune,
      "\t" PROGRAM " [--db CONNINFO] prune [--days N]\n",
      "Delete the tokens that expired, or were revoked, more than N days ago.\n"

@@ -23,7 +23,8 @@
 
 /* Exit statuses, as documented in the man page and docs/authchain-token.md. */
 #define EXIT_OK       0     /* done */
-#define EXIT_NOMATCH  1     /* revoke: the ID or USER names no token */
+#define EXIT_NOMATCH  1     /* revoke, rotate: the ID or USER names no
+                               token (rotate: none it can rotate) */
 #define EXIT_USAGE    2     /* bad command, option, argument or duration */
 #define EXIT_DB       3     /* cannot connect, SQL error, schema missing */
 #define EXIT_INTERNAL 4     /* no random bytes, cannot write the output */
@@ -38,7 +39,8 @@ enum {
     OPT_PREFIX = 1 << 5,
     OPT_USER = 1 << 6,
     OPT_DAYS = 1 << 7,
-    OPT_VERSION = 1 << 8
+    OPT_VERSION = 1 << 8,
+    OPT_GRACE = 1 << 9
 };
 
 /* The parsed command line. */
@@ -52,6 +54,7 @@ typedef struct {
     const char *prefix;
     const char *user;
     const char *days;
+    const char *grace;
     const char *command;
     apr_array_header_t *args;       /* const char *, after the command */
 } cli;
@@ -83,6 +86,7 @@ int cli_usage_error(const command_def *cmd, const char *fmt, ...)
 
 int cli_parse_args(cli *c, int argc, const char *const *argv);
 int cli_parse_duration(const char *s, apr_int64_t *seconds);
+int cli_parse_grace(const char *s, apr_int64_t *seconds);
 int cli_parse_integer(const char *s, apr_int64_t min, apr_int64_t max,
                       apr_int64_t *value);
 const char *cli_option_name(int bits);

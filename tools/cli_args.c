@@ -36,6 +36,7 @@ static const option_def option_defs[] = {
     {"--user", OPT_USER, 1},
     {"--days", OPT_DAYS, 1},
     {"--version", OPT_VERSION, 0},
+    {"--grace", OPT_GRACE, 1},
     {NULL, 0, 0}
 };
 
@@ -48,7 +49,7 @@ static const char usage_common[] =
     " -h, --help           Print this help and exit.\n";
 
 static const char usage_exit[] =
-    "Exit status: 0 done, 1 revoke matched no token, 2 usage error,\n"
+    "Exit status: 0 done, 1 revoke or rotate matched no token, 2 usage error,\n"
     "3 database error (cannot connect, schema missing), 4 internal error.\n";
 
 /* One line on stderr, prefixed by the program's name. */
@@ -90,7 +91,7 @@ const char *cli_printable(apr_pool_t *p, const char *s)
 void cli_usage_all(FILE *out)
 {
     static const char *const order[] = {
-        "init", "create", "list", "revoke", "prune", NULL
+        "init", "create", "list", "revoke", "rotate", "prune", NULL
     };
     int i;
 
@@ -104,6 +105,9 @@ void cli_usage_all(FILE *out)
           "           standard output (and nothing else there).\n"
           " list      List the tokens (of USER); never keys nor hashes.\n"
           " revoke    Revoke the token ID, or every token of USER.\n"
+          " rotate    Replace the token ID, or every active token of USER, by a\n"
+          "           new key (printed once); the old key works until the\n"
+          "           end of --grace.\n"
           " prune     Delete the tokens that expired or were revoked more than\n"
           "           N days ago (default 30).\n"
           "\n", out);
@@ -233,12 +237,15 @@ int cli_parse_args(cli *c, int argc, const char *const *argv)
         case OPT_DAYS:
             c->days = value;
             break;
+        case OPT_GRACE:
+            c->grace = value;
+            break;
         }
     }
     return EXIT_OK;
 }
 
-/* A duration of --expires: a positive decimal integer and one unit of s,
+/* A duration of --expires (and of --grace): a positive decimal integer and one unit of s,
  * m, h, d (86400 s) or w, at most 100 years.  Returns 0 and the seconds,
  * or -1. */
 int cli_parse_duration(const char *s, apr_int64_t *seconds)
@@ -280,6 +287,23 @@ int cli_parse_duration(const char *s, apr_int64_t *seconds)
     }
     *seconds = n * unit;
     return 0;
+}
+
+/* A duration of --grace: one of --expires, or zero ("0", or 0 with a
+ * unit: "0s", "0h").  Returns 0 and the seconds, or -1. */
+int cli_parse_grace(const char *s, apr_int64_t *seconds)
+{
+    const char *d = s;
+
+    while (*d == '0') {
+        d++;
+    }
+    if (d > s && (d[0] == '\0'
+                  || (d[1] == '\0' && strchr("smhdw", d[0]) != NULL))) {
+        *seconds = 0;
+        return 0;
+    }
+    return cli_parse_duration(s, seconds);
 }
 
 /* A decimal integer in [min, max] with nothing around it.  Returns 0 and

@@ -53,8 +53,10 @@ typedef struct {
     int on_invalid_anonymous;
     const char *unauth_user;
     const char *unauth_token;
+    int error_json;
     unsigned char schemes_set, basic_providers_set, challenge_first_set,
-        on_invalid_anonymous_set, unauth_user_set, unauth_token_set;
+        on_invalid_anonymous_set, unauth_user_set, unauth_token_set,
+        error_json_set;
 } chain_dir_conf;
 
 /* One scheme's answer for one client request. */
@@ -214,6 +216,10 @@ static const ac_conf_enum on_invalid[] = {
     { "deny", 0 }, { "anonymous", 1 }, { NULL, 0 }
 };
 
+static const ac_conf_enum error_formats[] = {
+    { "html", 0 }, { "json", 1 }, { NULL, 0 }
+};
+
 static const command_rec chain_cmds[] = {
     AP_INIT_ITERATE("AuthChain", set_chain, NULL, OR_AUTHCFG,
                     "the authentication schemes to try, in order"),
@@ -236,6 +242,11 @@ static const command_rec chain_cmds[] = {
                    unauth_token, NULL, OR_AUTHCFG,
                    "value of the auth-chain-data note for anonymous "
                    "requests"),
+    AC_INIT_ENUM("AuthChainErrorFormat", chain_dir_conf, error_json,
+                 error_formats, OR_AUTHCFG,
+                 "'html' (httpd's error pages, default) or 'json' "
+                 "({\"detail\": ...} as Django REST framework answers "
+                 "401, 403, 429 and 503)"),
     {NULL}
 };
 
@@ -658,14 +669,77 @@ static int chain_fixups(request_rec *r)
     return DECLINED;
 }
 
+/* The `detail` of Django REST framework's answer to the error status of
+ * r (with its texts), or NULL for a status it does not give. */
+static const char *error_detail(request_rec *r, const chain_state *st)
+{
+    const chain_answer *d = st ? st->decisive : NULL;
+    const char *after;
+    apr_int64_t wait;
+
+    switch (r->status) {
+    case HTTP_UNAUTHORIZED:          /* AuthenticationFailed/NotAuthenticated */
+        if (st == NULL || st->denied == NULL) {
+            return "Authentication credentials were not provided.";
+        }
+        return st->denied->res.reason ? st->denied->res.reason
+               : "Incorrect authentication credentials.";
+    case HTTP_FORBIDDEN:             /* PermissionDenied, or the scheme's */
+        return d && d->status == AUTH_CHAIN_FORBIDDEN && d->res.reason
+               ? d->res.reason
+               : "You do not have permission to perform this action.";
+    case HTTP_TOO_MANY_REQUESTS:     /* Throttled */
+        after = apr_table_get(r->err_headers_out, "Retry-After");
+        if (after == NULL || !apr_isdigit(*after)
+            || (wait = apr_atoi64(after)) <= 0 || wait > INT_MAX) {
+            return "Request was throttled.";
+        }
+        return apr_psprintf(r->pool, "Request was throttled. Expected "
+                            "available in %" APR_INT64_T_FMT " second%s.",
+                            wait, wait == 1 ? "" : "s");
+    case HTTP_SERVICE_UNAVAILABLE:   /* ServiceUnavailable */
+        return "Service temporarily unavailable, try again later.";
+    default:
+        return NULL;
+    }
+}
+
+/* The filter that types the JSON body: ap_send_error_response calls a
+ * body text/html after the insert_error_filter hook has run. */
+#define JSON_ERROR_FILTER "AUTH_CHAIN_JSON_ERROR"
+
+static apr_status_t json_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    ap_set_content_type(f->r, "application/json");
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
 /* insert_error_filter: a 403 from `Require auth-scope` carries the
- * granting scheme's insufficient_scope challenge (RFC 6750 section 3.1). */
+ * granting scheme's insufficient_scope challenge (RFC 6750 section 3.1);
+ * with `AuthChainErrorFormat json` the body of a 401, 403, 429 or 503 is
+ * Django REST framework's {"detail":"..."} (in place of any
+ * ErrorDocument: the location asked for JSON). */
 static void chain_insert_error(request_rec *r)
 {
+    const chain_dir_conf *conf;
     chain_state *st;
-    const char *c;
+    const char *c, *detail;
 
-    if (r->status != HTTP_FORBIDDEN || (st = state_of(r)) == NULL
+    if (!is_chain_request(r)) {
+        return;
+    }
+    conf = ap_get_module_config(r->per_dir_config, &auth_chain_module);
+    st = find_state(r);
+    if (conf->error_json && (detail = error_detail(r, st)) != NULL) {
+        ap_custom_response(r, r->status,
+                           apr_pstrcat(r->pool, "{\"detail\":",
+                                       ac_json_string(r->pool, detail),
+                                       "}", NULL));
+        ap_add_output_filter(JSON_ERROR_FILTER, NULL, r, r->connection);
+    }
+    st = state_of(r);
+    if (r->status != HTTP_FORBIDDEN || st == NULL
         || st->scope_wanted == NULL || st->granted == NULL
         || st->granted->provider->scope_challenge == NULL) {
         return;
@@ -904,6 +978,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_fixups(chain_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(chain_insert_error, NULL, NULL,
                                 APR_HOOK_MIDDLE);
+    ap_register_output_filter(JSON_ERROR_FILTER, json_error_filter, NULL,
+                              AP_FTYPE_CONTENT_SET);
 
     ap_register_provider(p, AUTH_CHAIN_PROVIDER_GROUP, "basic",
                          AUTH_CHAIN_PROVIDER_VERSION, &basic_provider);
