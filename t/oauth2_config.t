@@ -13,7 +13,7 @@ use Time::HiRes qw(sleep);
 use ChainTest;
 use OAuth2Test;
 
-plan tests => 22;
+plan tests => 30;
 
 my $httpd = Apache::Test::vars('httpd');
 my $dir = tempdir(CLEANUP => 1);
@@ -132,3 +132,30 @@ refused("    AuthOAuth2Issuer https://a.test $jwks\n$aud",
 refused("    AuthOAuth2Issuer https://a.test $jwks\n$aud",
         qr/AuthOAuth2Cache.*nosuch/, 'an unknown AuthOAuth2Cache provider stops httpd',
         'AuthOAuth2Cache nosuch');
+
+# step-up, claim rules and claim headers (t/oauth2_claims.t)
+my $iss = "    AuthOAuth2Issuer https://a.test $jwks\n$aud";
+refused("$iss\n    Require auth-acr",
+        qr/Require auth-acr needs at least one acr value/,
+        'Require auth-acr without a value stops httpd');
+refused("$iss\n    Require auth-max-age soon",
+        qr/Require auth-max-age: 'soon' must be a whole number/,
+        'Require auth-max-age that is not a number stops httpd');
+refused("$iss\n    Require auth-claim tenant",
+        qr/Require auth-claim needs a claim name and at least one value/,
+        'Require auth-claim without a value stops httpd');
+refused("$iss\n    Require auth-claim realm..roles admin",
+        qr/Require auth-claim: 'realm\.\.roles' has an empty segment/,
+        'Require auth-claim with an empty path segment stops httpd');
+refused("$iss\n    AuthOAuth2ClaimHeader sub \"X Sub\"",
+        qr/AuthOAuth2ClaimHeader: 'X Sub' is not an HTTP header name/,
+        'AuthOAuth2ClaimHeader with a bad header name stops httpd');
+refused("$iss\n    AuthOAuth2ClaimHeader sub content_length",
+        qr/AuthOAuth2ClaimHeader: a claim cannot be sent as Content-Length/,
+        'AuthOAuth2ClaimHeader into a framing header (any spelling) stops httpd');
+refused("$iss\n    AuthOAuth2ClaimHeader sub X-Sub maybe",
+        qr/AuthOAuth2ClaimHeader: the third argument must be 'encode'.*'refuse', not 'maybe'/,
+        'AuthOAuth2ClaimHeader with an unknown choice stops httpd');
+refused("$iss\n    AuthOAuth2ClaimHeader sub X-Sub\n    AuthOAuth2ClaimHeader email x_sub",
+        qr/AuthOAuth2ClaimHeader: the header x_sub is already given the claim sub/,
+        'two claims for one header in a section stop httpd');

@@ -599,6 +599,10 @@ static const char *error_detail(request_rec *r, const chain_state *st,
 
     switch (status) {
     case HTTP_UNAUTHORIZED:          /* AuthenticationFailed/NotAuthenticated */
+        if (st != NULL && st->granted != NULL) {
+            /* a step-up rule (RFC 9470) wants a stronger or newer one */
+            return "The authentication is not sufficient for this request.";
+        }
         if (st == NULL || st->denied == NULL) {
             return "Authentication credentials were not provided.";
         }

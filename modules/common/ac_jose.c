@@ -1708,6 +1708,15 @@ const char *ac_jose_claims_data(apr_pool_t *p, const json_t *claims,
     return apr_array_pstrcat(p, parts, 0);
 }
 
+const char *ac_jose_claims_json(apr_pool_t *p, const json_t *claims)
+{
+    char *text = json_dumps(claims, JSON_COMPACT);
+    const char *out = text ? apr_pstrdup(p, text) : NULL;
+
+    free(text);
+    return out;
+}
+
 const char *ac_jose_claims_env(apr_pool_t *p, const json_t *claims,
                                const char *source)
 {

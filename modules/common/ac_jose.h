@@ -362,6 +362,10 @@ ac_jose_status ac_jose_check_times_no_exp(const json_t *claims,
 const char *ac_jose_claims_data(apr_pool_t *p, const json_t *claims,
                                 const char *source);
 
+/* All of the claims, nested members included, as the text of one JSON
+ * object (compact), or NULL when jansson cannot write them. */
+const char *ac_jose_claims_json(apr_pool_t *p, const json_t *claims);
+
 /* The same scalar members as environment variables, in one block:
  * "<name>=<length>:<value>" one after the other, the name reduced to
  * [A-Za-z0-9_] (others become '_'; a claim named "" is left out), the

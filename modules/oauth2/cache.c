@@ -74,9 +74,9 @@ void oauth2_cache_id(const oauth2_dir_conf *conf, const char *path,
 }
 
 /* A record as the cache holds it: the verdict and expiry, then user,
- * scopes, data, reason, env, and the binding: jkt, x5t#S256 ("" for
- * none). */
-#define RECORD_FIELDS 7
+ * scopes, data, reason, env, the binding: jkt, x5t#S256 ("" for
+ * none), and the claims. */
+#define RECORD_FIELDS 8
 
 int oauth2_cache_get(request_rec *r, const oauth2_dir_conf *conf,
                      const unsigned char id[32], oauth2_record *rec)
@@ -97,6 +97,7 @@ int oauth2_cache_get(request_rec *r, const oauth2_dir_conf *conf,
     rec->env = v.fields[4];
     rec->jkt = *v.fields[5] ? v.fields[5] : NULL;
     rec->x5t = *v.fields[6] ? v.fields[6] : NULL;
+    rec->claims = *v.fields[7] ? v.fields[7] : NULL;
     return 1;
 }
 
@@ -125,6 +126,7 @@ void oauth2_cache_put(request_rec *r, const oauth2_dir_conf *conf,
     v.fields[4] = rec->env;
     v.fields[5] = rec->jkt;
     v.fields[6] = rec->x5t;
+    v.fields[7] = rec->claims;
     /* nothing evicts from this cache: `asked` will do as `known` */
     ac_verdict_put(oauth2_cache_of(conf), r->server, id, conf->cache_ttl,
                    asked, &v, RECORD_FIELDS, r->pool);

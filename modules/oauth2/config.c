@@ -586,6 +586,10 @@ const command_rec oauth2_cmds[] = {
     AC_INIT_INT("AuthOAuth2CacheTTL", oauth2_dir_conf, cache_ttl, 0, 86400,
                 DIR_CONF, "seconds a validated token is cached (default 60, "
                 "0 = off)"),
+    AP_INIT_TAKE23("AuthOAuth2ClaimHeader", oauth2_set_claim_header, NULL,
+                   DIR_CONF, "a claim (dotted path), the request header "
+                   "the backend gets it in, and 'encode' (RFC 8187, the "
+                   "default) or 'refuse' for what a header cannot carry"),
     {NULL}
 };
 
@@ -604,6 +608,10 @@ void *oauth2_merge_dir_config(apr_pool_t *p, void *basev, void *addv)
     AC_MERGE(dpop_algs);
     AC_MERGE(trusted_proxies);
     AC_MERGE(resource_path);
+    conf->claim_headers = oauth2_merge_claim_headers(p, base->claim_headers,
+                                                     add->claim_headers);
+    conf->claim_headers_set = add->claim_headers_set
+                              || base->claim_headers_set;
     /* what the tables of AuthOAuth2DB are goes with it */
     conf->detected = add->db_set ? add->detected : base->detected;
     AC_MERGE(schema);

@@ -206,6 +206,7 @@ const char *oauth2_grant_from_claims(request_rec *r,
     }
     rec->data = data_with_binding(r->pool, rec->data, rec);
     rec->env = ac_jose_claims_env(r->pool, claims, source);
+    rec->claims = ac_jose_claims_json(r->pool, claims);
     return NULL;
 }
 

@@ -376,6 +376,8 @@ static auth_chain_status oauth2_authenticate(request_rec *r,
     /* on the request that asked, for oauth2_fixups: "" hides an older
      * answer's claims from a request that asked again */
     apr_table_setn(r->notes, ENV_NOTE, rec.env ? rec.env : "");
+    apr_table_setn(r->notes, OAUTH2_CLAIMS_NOTE,
+                   rec.claims ? rec.claims : "");
     return AUTH_CHAIN_GRANTED;
 }
 
@@ -393,7 +395,7 @@ const char *oauth2_challenge_of(request_rec *r, const oauth2_dir_conf *conf,
 /* Bearer, DPoP (with the proof algorithms, RFC 9449 section 7.1), or
  * both, each its own challenge; the one of the scheme the request used
  * first, which carries the error attributes. */
-static const char *oauth2_challenge(request_rec *r)
+static const char *offered_challenges(request_rec *r)
 {
     oauth2_dir_conf *conf = ap_get_module_config(r->per_dir_config,
                                                  &authn_oauth2_module);
@@ -415,6 +417,13 @@ static const char *oauth2_challenge(request_rec *r)
     return ac_auth_header_is(&h, "DPoP")
            ? apr_pstrcat(r->pool, dpop, "\n", bearer, NULL)
            : apr_pstrcat(r->pool, bearer, "\n", dpop, NULL);
+}
+
+/* ... with the step-up that `Require auth-acr`/`auth-max-age` asked for
+ * (authz.c) */
+static const char *oauth2_challenge(request_rec *r)
+{
+    return oauth2_step_up_challenge(r, offered_challenges(r));
 }
 
 static const char *oauth2_scope_challenge(request_rec *r, const char *scopes)
@@ -471,21 +480,9 @@ static const auth_chain_provider oauth2_provider = {
  * chain reused), wherever in the client's request that happened. */
 static int oauth2_fixups(request_rec *r)
 {
-    const char *data = apr_table_get(r->notes, AUTH_CHAIN_DATA_NOTE);
-    const request_rec *rr;
-    const char *env = NULL, *name, *value;
+    const char *env = oauth2_granted_note(r, ENV_NOTE), *name, *value;
     apr_size_t name_len, value_len;
 
-    if (data == NULL || r->ap_auth_type == NULL
-        || (strcmp(r->ap_auth_type, "Bearer") != 0
-            && strcmp(r->ap_auth_type, "DPoP") != 0)
-        || ap_strstr_c(data, "\"scheme\":\"oauth2\"") == NULL) {
-        return DECLINED;
-    }
-    for (rr = r; rr != NULL && env == NULL;
-         rr = rr->main != NULL ? rr->main : rr->prev) {
-        env = apr_table_get(rr->notes, ENV_NOTE);
-    }
     while (ac_jose_claims_env_next(&env, &name, &name_len, &value,
                                    &value_len)) {
         apr_table_setn(r->subprocess_env,
@@ -565,6 +562,8 @@ static void register_hooks(apr_pool_t *p)
                           APR_HOOK_MIDDLE);
     ap_register_provider(p, AUTH_CHAIN_PROVIDER_GROUP, "oauth2",
                          AUTH_CHAIN_PROVIDER_VERSION, &oauth2_provider);
+    oauth2_register_authz(p);
+    oauth2_register_claim_headers(p);
 }
 
 AP_DECLARE_MODULE(authn_oauth2) = {

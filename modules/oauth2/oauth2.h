@@ -16,6 +16,11 @@
  *   dpop.c              DPoP proofs (RFC 9449) of a request
  *   mtls.c              certificate-bound tokens (RFC 8705)
  *   metadata.c          the protected resource's metadata (RFC 9728)
+ *   claims.c            the claims of the token that authenticated a
+ *                       request, and paths into them
+ *   authz.c             `Require auth-acr`, `auth-max-age` (RFC 9470
+ *                       step-up) and `auth-claim`
+ *   headers.c           AuthOAuth2ClaimHeader: claims to the backend
  *
  * The judges (oauth2_judge_*) take a request only for its pool, its
  * server and its log, and write an oauth2_record: tests/unit/test_oauth2.c
@@ -144,13 +149,15 @@ typedef struct {
     /* AuthOAuth2ResourceMetadata on: the path of the <Location> that is
      * the resource (RFC 9728); NULL: off */
     const char *resource_path;
+    apr_array_header_t *claim_headers;      /* oauth2_claim_header */
     unsigned char issuers_set, issuers_at_set, audiences_set,
         any_audience_set, algs_set, leeway_set, require_typ_set,
         jwks_refresh_set, timeout_set, introspect_set, client_id_set,
         client_secret_set, db_set, schema_set, db_timeout_set,
         user_claim_set, form_token_set, cache_ttl_set, dpop_set,
         dpop_algs_set, dpop_max_age_set, dpop_nonce_set, external_url_set,
-        cert_header_set, trusted_proxies_set, resource_path_set;
+        cert_header_set, trusted_proxies_set, resource_path_set,
+        claim_headers_set;
 } oauth2_dir_conf;
 
 /* A verdict, as cached. */
@@ -167,6 +174,9 @@ typedef struct {
     /* the token's confirmation (RFC 7800 cnf), NULL: unbound */
     const char *jkt;                /* DPoP key thumbprint (RFC 9449) */
     const char *x5t;                /* certificate thumbprint (RFC 8705) */
+    /* all the claims, as compact JSON: `Require auth-claim`, step-up,
+     * AuthOAuth2ClaimHeader (claims.c) */
+    const char *claims;
 } oauth2_record;
 
 /* What a judge says besides the verdict. */
@@ -258,6 +268,45 @@ void oauth2_metadata_retrieve(void);
  * rec->x5t names (RFC 8705), else the reason to refuse the token. */
 const char *oauth2_mtls_check(request_rec *r, const oauth2_dir_conf *conf,
                               const oauth2_record *rec);
+
+/* claims.c: the request note that holds the claims of the token that
+ * authenticated the request (set by the scheme, read by claims.c) */
+#define OAUTH2_CLAIMS_NOTE "authn-oauth2-claims"
+/* The note `name` of the request that asked the oauth2 scheme for r's
+ * answer (r, or the main request or the one before an internal redirect
+ * whose answer the chain reused), or NULL when the oauth2 scheme did not
+ * authenticate r. */
+const char *oauth2_granted_note(request_rec *r, const char *name);
+/* The claims of the token that authenticated r (an empty object when its
+ * source had none), or NULL when the oauth2 scheme did not authenticate
+ * r.  Parsed once per request; owned by the request. */
+const json_t *oauth2_request_claims(request_rec *r);
+/* The member at a dotted path (`realm_access.roles`): at each level the
+ * longest name that the object has, so that a claim named with dots
+ * (`https://example.com/roles`) is found too.  NULL when absent. */
+const json_t *oauth2_claim_at(const json_t *claims, const char *path);
+/* NULL, or why `path` is not a claim path (empty, an empty segment). */
+const char *oauth2_claim_path_error(apr_pool_t *p, const char *path);
+
+/* authz.c: the authorization providers; the oauth2 challenge with what
+ * step-up authentication (RFC 9470) this request needs, when it needs it
+ * (`c`: the challenges, one a line; the attributes go to the first). */
+void oauth2_register_authz(apr_pool_t *p);
+const char *oauth2_step_up_challenge(request_rec *r, const char *c);
+
+/* headers.c: AuthOAuth2ClaimHeader and the fixup that sets the headers */
+typedef struct {
+    const char *path;               /* the claim */
+    const char *name;               /* the request header */
+    int refuse;                     /* 1: refuse what needs encoding */
+} oauth2_claim_header;
+const char *oauth2_set_claim_header(cmd_parms *cmd, void *dconf,
+                                    const char *path, const char *name,
+                                    const char *how);
+apr_array_header_t *oauth2_merge_claim_headers(apr_pool_t *p,
+                                               const apr_array_header_t *base,
+                                               const apr_array_header_t *add);
+void oauth2_register_claim_headers(apr_pool_t *p);
 
 /* cache.c */
 ac_cache *oauth2_cache_of(const oauth2_dir_conf *conf);
