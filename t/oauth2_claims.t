@@ -15,7 +15,7 @@ use Apache::TestUtil;
 use ChainTest;
 use OAuth2Test;
 
-plan tests => 39;
+plan tests => 40;
 
 sub bearer {
     my ($url, $claims, @headers) = @_;
@@ -50,6 +50,10 @@ ok t_cmp([$res->code, challenges($res)],
          [401, [step_up('Bearer realm="oauth2"', $level,
                         'acr_values="urn:example:silver mfa"')]],
          'another acr is 401 with the RFC 9470 challenge and the acr values, in order');
+$res = bearer('/oauth2/acr/json/env', { sub => 'acr3', acr => 'pwd' });
+ok t_cmp([$res->code, $res->content, scalar @{ challenges($res) }],
+         [401, '{"detail":"The authentication is not sufficient for this request."}', 1],
+         'AuthChainErrorFormat json: the step-up 401 says so, the challenge stays');
 $res = bearer('/oauth2/acr/env', { sub => 'acr4', acr => undef });
 ok t_cmp([$res->code, bearer_params($res)->{error}],
          [401, 'insufficient_user_authentication'], 'a token without acr is a step-up 401');
