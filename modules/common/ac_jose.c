@@ -425,11 +425,12 @@ static EVP_PKEY *pkey_fromdata(const char *type, OSSL_PARAM_BLD *bld)
     return pkey;
 }
 
-/* A member of a JWK that, when present, must be a string: 0 and *out (NULL
- * when absent), or -1. */
-static int jwk_string(const json_t *jwk, const char *name, const char **out)
+/* A member of a JSON object (a JWK, a JWS header) that, when present,
+ * must be a string: 0 and *out (NULL when absent), or -1. */
+static int member_string(const json_t *obj, const char *name,
+                         const char **out)
 {
-    json_t *v = json_object_get(jwk, name);
+    json_t *v = json_object_get(obj, name);
 
     *out = NULL;
     if (v == NULL) {
@@ -530,7 +531,7 @@ static ac_jose_status ec_from_jwk(apr_pool_t *p, const json_t *jwk,
     const char *crv;
     ac_jose_status rc;
 
-    if (jwk_string(jwk, "crv", &crv) != 0 || crv == NULL) {
+    if (member_string(jwk, "crv", &crv) != 0 || crv == NULL) {
         return AC_JOSE_ERR_JWK_PARAM;
     }
     for (i = 0; i < NCURVES; i++) {
@@ -584,7 +585,7 @@ static ac_jose_status okp_from_jwk(apr_pool_t *p, const json_t *jwk,
     const char *crv;
     ac_jose_status rc;
 
-    if (jwk_string(jwk, "crv", &crv) != 0 || crv == NULL) {
+    if (member_string(jwk, "crv", &crv) != 0 || crv == NULL) {
         return AC_JOSE_ERR_JWK_PARAM;
     }
     /* Ed448 would be EdDSA too (RFC 8037), but we do not take it. */
@@ -627,11 +628,12 @@ static ac_jose_status jwk_parse(apr_pool_t *p, const json_t *jwk,
     if (!json_is_object(jwk)) {
         return AC_JOSE_ERR_JWK_NOT_OBJECT;
     }
-    if (jwk_string(jwk, "kty", &kty) != 0 || kty == NULL) {
+    if (member_string(jwk, "kty", &kty) != 0 || kty == NULL) {
         return AC_JOSE_ERR_JWK_KTY;
     }
-    if (jwk_string(jwk, "kid", &kid) != 0 || jwk_string(jwk, "use", &use) != 0
-        || jwk_string(jwk, "alg", &alg) != 0) {
+    if (member_string(jwk, "kid", &kid) != 0
+        || member_string(jwk, "use", &use) != 0
+        || member_string(jwk, "alg", &alg) != 0) {
         return AC_JOSE_ERR_JWK_PARAM;
     }
     /* RFC 7517 section 4.2: "sig" or "enc"; other values exist, none of
@@ -969,22 +971,6 @@ static int decode_json(apr_pool_t *p, const char *in, apr_size_t len,
     return 0;
 }
 
-/* A header parameter that must be a string when present. */
-static int header_string(json_t *header, const char *name, const char **out)
-{
-    json_t *v = json_object_get(header, name);
-
-    *out = NULL;
-    if (v == NULL) {
-        return 0;
-    }
-    if (!json_is_string(v)) {
-        return -1;
-    }
-    *out = json_string_value(v);
-    return 0;
-}
-
 /* Where the dots of a compact serialization are: dots[0] and dots[1] for
  * a JWS, which has exactly two.  A JWE has four. */
 static ac_jose_status find_dots(const char *token, apr_size_t len,
@@ -1051,8 +1037,8 @@ static ac_jose_status parse_header(apr_pool_t *p, const char *in,
     if (!(allowed_algs & jws->alg)) {
         return AC_JOSE_ERR_ALG_NOT_ALLOWED;
     }
-    if (header_string(header, "kid", &jws->kid) != 0
-        || header_string(header, "typ", &jws->typ) != 0) {
+    if (member_string(header, "kid", &jws->kid) != 0
+        || member_string(header, "typ", &jws->typ) != 0) {
         return AC_JOSE_ERR_BAD_HEADER;
     }
     jws->header = header;
