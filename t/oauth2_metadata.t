@@ -13,7 +13,7 @@ use JSON::PP;
 use ChainTest;
 use OAuth2Test;
 
-plan tests => 13;
+plan tests => 14;
 
 my $base = 'http://' . Apache::TestRequest::hostport();
 my $wk = '/.well-known/oauth-protected-resource';
@@ -57,6 +57,17 @@ ok t_cmp([$res->code, $res->header('Allow') // ''], [405, qr/GET/],
 ok t_cmp(doc($_)->[0], 404, "no document at $_")
     for ("$wk/rsmeta/items", "$wk/rsmeta/off", "$wk/rsmeta/./dpop",
          "$wk/rsmeta/", "$wk", "${wk}x/rsmeta");
+
+# The document is public and made from the configuration alone: a
+# credential sent with its request is not looked at (no scheme runs).
+{
+    my $from = error_log_size();
+    my $res = GET "$wk/rsmeta", Authorization => 'Bearer not.a.token';
+    my @ran = grep { /auth_chain|authn_oauth2/ } split /\n/, error_log_since($from);
+    ok t_cmp([$res->code, scalar @ran, $ran[0] // ''], [200, 0, ''],
+             'a metadata request with a credential: 200, and neither the '
+             . 'chain nor the scheme looked at the credential');
+}
 
 $res = GET '/rsmeta/items/env';
 ok t_cmp(challenges($res),

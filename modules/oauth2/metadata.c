@@ -109,14 +109,31 @@ static char *document(request_rec *r, const oauth2_dir_conf *conf)
     return out;
 }
 
-/* The configuration of the resource at `path`: that of a subrequest to
- * it (whatever its answer), so that every section that applies there is
- * merged as for a request.  It lives in the subrequest's pool, which goes
- * with r's. */
+/* The configuration of the resource at `path`: its <Location> sections
+ * merged as for a request there.  A request of our own, made as httpd
+ * makes a subrequest, but only walked through the locations: no
+ * translation, no file system, and above all no authentication (the
+ * document is public, and a credential sent with its request must not
+ * cost a signature check or a database lookup).  It lives in r's pool. */
 static const oauth2_dir_conf *conf_at(request_rec *r, const char *path)
 {
-    request_rec *rr = ap_sub_req_lookup_uri(path, r, NULL);
+    request_rec *rr = apr_pcalloc(r->pool, sizeof(*rr));
 
+    rr->pool = r->pool;
+    rr->connection = r->connection;
+    rr->server = r->server;
+    rr->hostname = r->hostname;
+    rr->request_time = r->request_time;
+    rr->log = r->log;
+    rr->output_filters = rr->proto_output_filters = r->proto_output_filters;
+    rr->input_filters = rr->proto_input_filters = r->proto_input_filters;
+    rr->request_config = ap_create_request_config(rr->pool);
+    rr->per_dir_config = r->server->lookup_defaults;
+    rr->allowed_methods = ap_make_method_list(rr->pool, 2);
+    ap_set_sub_req_protocol(rr, r);
+    rr->uri = apr_pstrdup(rr->pool, path);
+    ap_run_create_request(rr);
+    ap_location_walk(rr);
     return ap_get_module_config(rr->per_dir_config, &authn_oauth2_module);
 }
 
