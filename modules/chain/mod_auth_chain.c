@@ -932,7 +932,7 @@ static int chain_audit(request_rec *r)
 {
     chain_srv_conf *sc = ap_get_module_config(r->server->module_config,
                                               &auth_chain_module);
-    request_rec *last = r;
+    request_rec *final = r, *last;
     const chain_state *st;
     const chain_answer *d, *who;
     const char *line;
@@ -943,21 +943,20 @@ static int chain_audit(request_rec *r)
     if (sc->audit_fd == NULL) {
         return DECLINED;
     }
-    while (last->next) {
-        last = last->next;
+    while (final->next) {       /* the request that answered */
+        final = final->next;
     }
-    /* the chain's state of this request or of one it was redirected
+    /* the chain's state of that request or of one it was redirected
      * from (never of a subrequest: it is gone) */
-    for (st = NULL; last && (st = state_of(last)) == NULL; last = last->prev)
+    for (st = NULL, last = final; last && (st = state_of(last)) == NULL;
+         last = last->prev)
         ;
     if (st == NULL) {
         return DECLINED;
     }
-    for (last = r; last->next; last = last->next)
-        ;
     d = st->decisive;
-    if (d == NULL && last->status != HTTP_UNAUTHORIZED
-        && last->status != HTTP_FORBIDDEN) {
+    if (d == NULL && final->status != HTTP_UNAUTHORIZED
+        && final->status != HTTP_FORBIDDEN) {
         return DECLINED;        /* anonymous, and let in */
     }
     who = d ? d : st->denied;
@@ -970,7 +969,7 @@ static int chain_audit(request_rec *r)
         ",\"client\":", audit_string(r->pool, r->useragent_ip),
         ",\"method\":", audit_string(r->pool, r->method),
         ",\"uri\":", audit_string(r->pool, r->uri),
-        ",\"status\":", apr_itoa(r->pool, last->status),
+        ",\"status\":", apr_itoa(r->pool, final->status),
         ",\"decision\":\"", d ? decision_of(d)
                               : st->denied ? "denied" : "anonymous", "\"",
         ",\"scheme\":", who ? audit_string(r->pool, who->name) : "null",
