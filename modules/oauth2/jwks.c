@@ -54,8 +54,8 @@ APLOG_USE_MODULE(authn_oauth2);
 #define MAX_DISCOVERY (64 * 1024)
 /* with no keys at all, a failed fetch is retried within this time */
 #define RETRY_NO_KEYS apr_time_from_sec(5)
-/* kids remembered as missing, per slot and child */
-#define MAX_UNKNOWN_KIDS 64
+/* kids remembered as missing from a slot's keys, per node */
+#define MAX_MISSING_KIDS 64
 
 /* A slot in shared memory.  The published part (gen, len, body,
  * introspect) is written by the watchdog only, between two increments of
@@ -69,6 +69,9 @@ typedef struct {
     apr_uint32_t wanted;            /* 1: fetch the JWK Set now */
     apr_uint32_t attempts;          /* ticks that tended to the slot */
     apr_uint32_t kid_refetch_at;    /* ms clock of the last kid refetch */
+    /* kids missing from the keys: a digest of kid and generation each, a
+     * table indexed by the digest (a newer entry takes the place) */
+    apr_uint64_t missing[MAX_MISSING_KIDS];
     /* the watchdog's own (kept here for a successor) */
     apr_time_t jwks_due, discovery_due;
     int jwks_failing, discovery_failing, discovered;
@@ -98,8 +101,6 @@ typedef struct {
 
     apr_thread_mutex_t *lock;
     jwks_gen *current;
-    apr_pool_t *unknown_pool;
-    apr_hash_t *unknown;            /* kid -> the gen it was missing from */
 } slot_conf;
 
 typedef struct {
@@ -604,8 +605,6 @@ void oauth2_remote_child_init(apr_pool_t *pchild)
         slot_conf *c = &remote->conf[i];
 
         apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
-        apr_pool_create(&c->unknown_pool, pchild);
-        c->unknown = apr_hash_make(c->unknown_pool);
     }
 }
 
@@ -714,8 +713,6 @@ static jwks_gen *hold_keys(request_rec *r, slot_conf *c, shared_slot *sl)
                 }
             }
             c->current = fresh;
-            apr_pool_clear(c->unknown_pool);
-            c->unknown = apr_hash_make(c->unknown_pool);
         }
     }
     g = c->current;
@@ -734,45 +731,50 @@ static jwks_gen *hold_keys(request_rec *r, slot_conf *c, shared_slot *sl)
     return g;
 }
 
-/* Ask the watchdog for a fetch of the slot now, and wait until it has
- * tended to the slot since, or `timeout` (and a tick) passed. */
-static void await_fetch(shared_slot *sl, apr_interval_time_t timeout)
+/* Wait until the watchdog has tended to the slot (with `ask`: after
+ * asking it for a fetch now, and until it did), or `timeout` (and a
+ * tick) passed. */
+static void await_fetch(shared_slot *sl, apr_interval_time_t timeout,
+                        int ask)
 {
     apr_uint32_t before = apr_atomic_read32(&sl->attempts);
     apr_time_t deadline = apr_time_now() + timeout + 2 * WATCHDOG_TICK;
 
-    apr_atomic_set32(&sl->wanted, 1);
+    if (ask) {
+        apr_atomic_set32(&sl->wanted, 1);
+    }
     do {
         apr_sleep(apr_time_from_msec(5));
         if (apr_atomic_read32(&sl->attempts) != before
-            && apr_atomic_read32(&sl->wanted) == 0) {
+            && (!ask || apr_atomic_read32(&sl->wanted) == 0)) {
             return;
         }
     } while (apr_time_now() < deadline);
 }
 
-/* Whether the kid is known to be missing from generation `gen`. */
-static int kid_missing(slot_conf *c, const char *kid, apr_uint32_t gen,
+/* Whether the kid is known (on this node) to be missing from the keys
+ * of generation `gen`; with `remember`, it is from now on. */
+static int kid_missing(shared_slot *sl, const char *kid, apr_uint32_t gen,
                        int remember)
 {
-    apr_uint32_t *at;
-    int missing;
+    unsigned char d[32];
+    apr_uint64_t mark;
+    volatile apr_uint64_t *entry;
+    ac_fp fp;
 
-    apr_thread_mutex_lock(c->lock);
-    at = apr_hash_get(c->unknown, kid, APR_HASH_KEY_STRING);
-    missing = at != NULL && *at == gen;
-    if (remember && !missing) {
-        if (apr_hash_count(c->unknown) >= MAX_UNKNOWN_KIDS) {
-            apr_pool_clear(c->unknown_pool);
-            c->unknown = apr_hash_make(c->unknown_pool);
-        }
-        at = apr_palloc(c->unknown_pool, sizeof(*at));
-        *at = gen;
-        apr_hash_set(c->unknown, apr_pstrdup(c->unknown_pool, kid),
-                     APR_HASH_KEY_STRING, at);
+    ac_fp_begin(&fp);
+    ac_fp_int(&fp, gen);
+    ac_fp_final(&fp, kid, strlen(kid), d);
+    memcpy(&mark, d, sizeof(mark));
+    mark = mark ? mark : 1;
+    entry = &sl->missing[mark % MAX_MISSING_KIDS];
+    if (apr_atomic_read64(entry) == mark) {
+        return 1;
     }
-    apr_thread_mutex_unlock(c->lock);
-    return missing;
+    if (remember) {
+        apr_atomic_set64(entry, mark);
+    }
+    return 0;
 }
 
 /* An unknown kid: a refetch by the watchdog, unless the kid is known to
@@ -785,7 +787,7 @@ static void refetch_for_kid(request_rec *r, const oauth2_dir_conf *conf,
     apr_uint32_t now = ms_clock(), last;
     const char *name = ap_escape_logitem(r->pool, kid);
 
-    if (kid_missing(c, kid, gen, 0)) {
+    if (kid_missing(sl, kid, gen, 0)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AC_LOGNO(0587)
                       "oauth2: kid %s is not in the keys of %s (known)",
                       name, c->iss);
@@ -803,9 +805,9 @@ static void refetch_for_kid(request_rec *r, const oauth2_dir_conf *conf,
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AC_LOGNO(0589)
                   "oauth2: kid %s is not in the keys of %s: asking for a "
                   "refetch", name, c->iss);
-    await_fetch(sl, conf->timeout);
+    await_fetch(sl, conf->timeout, 1);
     if (apr_atomic_read32(&sl->gen) == gen) {
-        kid_missing(c, kid, gen, 1);
+        kid_missing(sl, kid, gen, 1);
     }
 }
 
@@ -836,8 +838,8 @@ const ac_jose_keyset *oauth2_remote_keys(request_rec *r,
     }
     else if (apr_atomic_read32(&sl->gen) == 0
              && apr_atomic_read32(&sl->attempts) == 0) {
-        /* only before the first fetch is over */
-        await_fetch(sl, conf->timeout);
+        /* only before the first tick is over (it fetches everything) */
+        await_fetch(sl, conf->timeout, 0);
     }
     if ((g = hold_keys(r, c, sl)) == NULL) {
         return NULL;

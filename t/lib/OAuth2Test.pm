@@ -321,8 +321,9 @@ sub bearer_params {
 #                    "cache_control": "max-age=60"}, ...}: what a GET of
 #                    another path answers (discovery documents, more JWK
 #                    Sets); a path in neither is 404
-#   delay            when present, every answer waits this many seconds
-#   fail             when present, every GET answers 503
+#   delay            "<seconds> [<path>]": every answer (to a GET of that
+#                    path) waits this long first
+#   fail             "[<path>]": every GET (of that path) answers 503
 # and it appends one line per request to requests.log:
 #   <method> <path> auth=<Authorization> ctype=<Content-Type> body=<body>
 # and "<epoch seconds> <method> <path>" to times.log.
@@ -401,7 +402,14 @@ sub answer {
         close $log;
     }
     sleep 5 if -e "$dir/slow";
-    Time::HiRes::sleep(read_file("$dir/delay") + 0) if -e "$dir/delay";
+    my $only = sub {    # whether a control file applies to this request
+        my ($text) = @_;
+        return !defined $text || $text eq '' || $text eq $path;
+    };
+    if (-e "$dir/delay") {
+        my ($secs, $which) = split ' ', read_file("$dir/delay");
+        Time::HiRes::sleep($secs) if $only->($which);
+    }
     my $json = sub {
         my ($code, $text) = @_;
         my $res = HTTP::Response->new($code);
@@ -410,7 +418,8 @@ sub answer {
         return $res;
     };
     return $json->(503, '{"error":"down"}')
-        if $req->method eq 'GET' && -e "$dir/fail";
+        if $req->method eq 'GET' && -e "$dir/fail"
+           && $only->((split ' ', read_file("$dir/fail"))[0]);
     my $routes = $req->method eq 'GET' && -e "$dir/routes.json"
         ? JSON::PP::decode_json(read_file("$dir/routes.json")) : {};
     if (my $route = $routes->{$path}) {
