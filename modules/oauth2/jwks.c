@@ -576,8 +576,9 @@ int oauth2_remote_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                      rk->nslots);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* new shared memory is zero-filled: only the pages of what is
+     * published become resident */
     rk->shared = apr_shm_baseaddr_get(shm);
-    memset(rk->shared, 0, sizeof(shared_slot) * (apr_size_t)rk->nslots);
     for (i = 0; i < rk->nslots; i++) {
         if (rk->conf[i].url != NULL) {
             apr_cpystrn(rk->shared[i].jwks_uri, rk->conf[i].url, MAX_URL);
