@@ -13,7 +13,7 @@ use Time::HiRes qw(sleep);
 use ChainTest;
 use OAuth2Test;
 
-plan tests => 30;
+plan tests => 38;
 
 my $httpd = Apache::Test::vars('httpd');
 my $dir = tempdir(CLEANUP => 1);
@@ -159,3 +159,26 @@ refused("$iss\n    AuthOAuth2ClaimHeader sub X-Sub maybe",
 refused("$iss\n    AuthOAuth2ClaimHeader sub X-Sub\n    AuthOAuth2ClaimHeader email x_sub",
         qr/AuthOAuth2ClaimHeader: the header x_sub is already given the claim sub/,
         'two claims for one header in a section stop httpd');
+
+# issuer discovery and the refresh of remote keys (t/oauth2_discovery.t)
+refused("    AuthOAuth2Issuer issuer-1 discover\n$aud",
+        qr/AuthOAuth2Issuer issuer-1 discover: the issuer must be the URL its discovery document is found under/,
+        'a discovered issuer that is not a URL stops httpd');
+refused("    AuthOAuth2Issuer http://as.example.org discover\n$aud",
+        qr/AuthOAuth2Issuer http:\/\/as\.example\.org discover: .*https/,
+        'a discovered issuer on plain http (not loopback) stops httpd');
+refused("    AuthOAuth2Issuer https://as.example.org/?tenant=1 discover\n$aud",
+        qr/an issuer has no query/, 'a discovered issuer with a query stops httpd');
+refused("    AuthOAuth2Introspect discover\n$aud",
+        qr/AuthOAuth2Introspect discover needs an `AuthOAuth2Issuer <issuer> discover`/,
+        'AuthOAuth2Introspect discover without a discovered issuer stops httpd');
+refused($iss, qr/AuthOAuth2JWKSRefreshMin: seconds from 1 to 604800, not '0'/,
+        'AuthOAuth2JWKSRefreshMin 0 stops httpd', 'AuthOAuth2JWKSRefreshMin 0');
+refused($iss, qr/AuthOAuth2JWKSRefreshMin \(120\) is larger than AuthOAuth2JWKSRefreshMax \(60\)/,
+        'AuthOAuth2JWKSRefreshMin above AuthOAuth2JWKSRefreshMax stops httpd',
+        "AuthOAuth2JWKSRefreshMax 60\nAuthOAuth2JWKSRefreshMin 120");
+refused($iss, qr/AuthOAuth2DiscoveryRefresh: seconds from 1 to 604800, not 'hourly'/,
+        'a bad AuthOAuth2DiscoveryRefresh stops httpd', 'AuthOAuth2DiscoveryRefresh hourly');
+refused($iss, qr/AuthOAuth2JWKSRefreshMax cannot occur within <VirtualHost> section/,
+        'AuthOAuth2JWKSRefreshMax belongs to the main server only',
+        "<VirtualHost 127.0.0.1:$port>\n    AuthOAuth2JWKSRefreshMax 60\n</VirtualHost>");

@@ -120,7 +120,74 @@ typedef struct {
     char *buf;
     apr_size_t len, size, max;
     int too_large;
+    const char *cache_control;  /* the last Cache-Control line's value */
 } sink;
+
+long ac_http_max_age(const char *cc)
+{
+    long age = -1;
+
+    while (cc != NULL && *cc) {
+        const char *end = strchr(cc, ','), *v;
+        apr_size_t n;
+
+        while (*cc == ' ' || *cc == '\t') {
+            cc++;
+        }
+        n = end ? (apr_size_t)(end - cc) : strlen(cc);
+        if ((n >= 8 && strncasecmp(cc, "no-store", 8) == 0)
+            || (n >= 8 && strncasecmp(cc, "no-cache", 8) == 0)) {
+            return 0;
+        }
+        if (n > 8 && strncasecmp(cc, "max-age=", 8) == 0) {
+            long a = 0;
+
+            v = cc + 8;
+            if (*v == '"') {
+                v++;
+            }
+            if (!apr_isdigit(*v)) {
+                age = -1;
+            }
+            else {
+                /* RFC 9111 section 1.2.2: a larger value is taken as the
+                 * largest one can hold */
+                while (apr_isdigit(*v)) {
+                    a = a < 100000000L ? a * 10 + (*v - '0')
+                        : 1000000000L;
+                    v++;
+                }
+                age = a;
+            }
+        }
+        cc = end ? end + 1 : NULL;
+    }
+    return age;
+}
+
+/* Each header line of the answer: its Cache-Control is kept. */
+static size_t read_header(char *data, size_t size, size_t nmemb,
+                          void *baton)
+{
+    sink *s = baton;
+    apr_size_t n = size * nmemb;
+
+    if (n > 14 && strncasecmp(data, "cache-control:", 14) == 0) {
+        char *v = apr_pstrmemdup(s->p, data + 14, n - 14);
+        char *e = v + strlen(v);
+
+        while (e > v && (e[-1] == '\r' || e[-1] == '\n')) {
+            *--e = '\0';
+        }
+        s->cache_control = s->cache_control == NULL ? v
+                           : apr_pstrcat(s->p, s->cache_control, ",", v,
+                                         NULL);
+    }
+    else if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+        s->cache_control = NULL;    /* a new answer (after a 1xx) */
+    }
+    return n;
+}
 
 static size_t write_body(char *data, size_t size, size_t nmemb, void *baton)
 {
@@ -225,6 +292,9 @@ static int set_options(CURL *h, const ac_http_request *req,
     ok = ok && curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body)
                == CURLE_OK;
     ok = ok && curl_easy_setopt(h, CURLOPT_WRITEDATA, s) == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, read_header)
+               == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_HEADERDATA, s) == CURLE_OK;
     ok = ok && curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
     ok = ok && curl_easy_setopt(h, CURLOPT_USERAGENT, "authchain") == CURLE_OK;
     if (headers) {
@@ -259,6 +329,7 @@ static void take_response(CURL *h, apr_pool_t *p, sink *s,
     s->buf[s->len] = '\0';
     resp->body = s->buf;
     resp->len = s->len;
+    resp->max_age = ac_http_max_age(s->cache_control);
 }
 
 /* What a failed transfer was (too large, a timeout, no connection, or

@@ -52,6 +52,10 @@ typedef struct {
     char *body;             /* NUL-terminated, allocated from the pool */
     apr_size_t len;
     const char *content_type;   /* or NULL */
+    /* How long the answer may be cached (RFC 9111 section 5.2.2): the
+     * max-age of its Cache-Control in seconds, 0 for no-store or
+     * no-cache, -1 when it says nothing of it. */
+    long max_age;
 } ac_http_response;
 
 /* Once per process, before any thread calls ac_http_fetch(). */
@@ -60,6 +64,11 @@ int ac_http_global_init(void);
 /* NULL when `url` may be fetched under the rules above, else why not (a
  * static text, or one from `p`). */
 const char *ac_http_check_url(apr_pool_t *p, const char *url);
+
+/* The freshness lifetime a Cache-Control header value gives (see
+ * ac_http_response.max_age): 0 for no-store/no-cache, else max-age,
+ * else -1. */
+long ac_http_max_age(const char *cache_control);
 
 /* Whether `host` (as in a URL, IPv6 without brackets) is a loopback
  * name: localhost, 127.0.0.0/8, ::1. */

@@ -28,9 +28,18 @@ APLOG_USE_MODULE(authn_oauth2);
 #define DEFAULT_CACHE_TTL 60
 #define DEFAULT_DPOP_MAX_AGE 60
 
+#define DEFAULT_JWKS_REFRESH_MIN 60
+#define DEFAULT_JWKS_REFRESH_MAX 86400
+#define DEFAULT_DISCOVERY_REFRESH 3600
+
 void *oauth2_create_srv_config(apr_pool_t *p, server_rec *s)
 {
-    return apr_pcalloc(p, sizeof(oauth2_srv_conf));
+    oauth2_srv_conf *sconf = apr_pcalloc(p, sizeof(*sconf));
+
+    sconf->jwks_refresh_min = DEFAULT_JWKS_REFRESH_MIN;
+    sconf->jwks_refresh_max = DEFAULT_JWKS_REFRESH_MAX;
+    sconf->discovery_refresh = DEFAULT_DISCOVERY_REFRESH;
+    return sconf;
 }
 
 void *oauth2_create_dir_config(apr_pool_t *p, char *dir)
@@ -71,6 +80,7 @@ static oauth2_issuer *section_issuer(cmd_parms *cmd, oauth2_dir_conf *conf,
     }
     is = apr_pcalloc(cmd->pool, sizeof(*is));
     is->iss = apr_pstrdup(cmd->pool, iss);
+    is->slot = -1;
     APR_ARRAY_PUSH(conf->issuers, oauth2_issuer *) = is;
     if (!conf->issuers_set) {
         conf->issuers_at = ac_place_of(cmd);
@@ -180,7 +190,23 @@ static int is_url(const char *s)
     return ap_strstr_c(s, "://") != NULL;
 }
 
-/* AuthOAuth2Issuer ISS SOURCE */
+/* An issuer to be discovered: an https URL (http to a loopback host),
+ * without query or fragment (RFC 8414 section 2). */
+static const char *check_discoverable(cmd_parms *cmd, const char *iss)
+{
+    const char *err = ac_http_check_url(cmd->temp_pool, iss);
+
+    if (err == NULL && strchr(iss, '?') != NULL) {
+        err = "an issuer has no query (RFC 8414 section 2)";
+    }
+    return err == NULL ? NULL
+           : apr_psprintf(cmd->pool, "AuthOAuth2Issuer %s discover: the "
+                          "issuer must be the URL its discovery document "
+                          "is found under: %s", iss, err);
+}
+
+/* AuthOAuth2Issuer ISS SOURCE: SOURCE a key file, a JWK Set URL, or
+ * `discover` (the JWK Set URL from the issuer's metadata) */
 static const char *set_issuer(cmd_parms *cmd, void *dconf, const char *iss,
                               const char *source)
 {
@@ -191,23 +217,27 @@ static const char *set_issuer(cmd_parms *cmd, void *dconf, const char *iss,
     if (*iss == '\0') {
         return "AuthOAuth2Issuer: the issuer must not be empty";
     }
+    if (strcmp(source, "discover") == 0
+        && (err = check_discoverable(cmd, iss)) != NULL) {
+        return err;
+    }
     is = section_issuer(cmd, conf, iss);
     if (is->source != NULL) {
         return apr_psprintf(cmd->pool, "AuthOAuth2Issuer: the issuer %s is "
                             "given twice in this section", iss);
     }
-    if (is_url(source)) {
+    if (strcmp(source, "discover") == 0) {
+        is->discover = 1;
+    }
+    else if (is_url(source)) {
         if ((err = ac_http_check_url(cmd->temp_pool, source)) != NULL) {
             return apr_psprintf(cmd->pool, "AuthOAuth2Issuer %s %s: %s", iss,
                                 source, err);
         }
-        is->url = apr_pstrdup(cmd->pool, source);
-        if (apr_thread_mutex_create(&is->lock, APR_THREAD_MUTEX_DEFAULT,
-                                    cmd->pool) != APR_SUCCESS
-            || apr_thread_cond_create(&is->fetched, cmd->pool)
-               != APR_SUCCESS) {
-            return "AuthOAuth2Issuer: cannot create a mutex";
+        if (strlen(source) >= 2048) {
+            return "AuthOAuth2Issuer: a JWK Set URL has at most 2047 bytes";
         }
+        is->url = apr_pstrdup(cmd->pool, source);
     }
     else {
         const char *path = ap_server_root_relative(cmd->temp_pool, source);
@@ -451,12 +481,60 @@ static const char *set_nonce_secret(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
+/* AuthOAuth2JWKSRefreshMin, ...Max, AuthOAuth2DiscoveryRefresh: seconds,
+ * for the whole server (one watchdog fetches for all). */
+static const char *set_remote_seconds(cmd_parms *cmd, void *dummy,
+                                      const char *arg)
+{
+    oauth2_srv_conf *sconf = ap_get_module_config(cmd->server->module_config,
+                                                  &authn_oauth2_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *name = cmd->cmd->name;
+    char *end;
+    apr_int64_t v;
+
+    if (err != NULL) {
+        return err;
+    }
+    v = apr_strtoi64(arg, &end, 10);
+    if (*arg == '\0' || *end != '\0' || v < 1 || v > 86400 * 7) {
+        return apr_psprintf(cmd->pool, "%s: seconds from 1 to 604800, not "
+                            "'%s'", name, arg);
+    }
+    if (strcasecmp(name, "AuthOAuth2JWKSRefreshMin") == 0) {
+        sconf->jwks_refresh_min = (int)v;
+        sconf->jwks_refresh_min_set = 1;
+    }
+    else if (strcasecmp(name, "AuthOAuth2JWKSRefreshMax") == 0) {
+        sconf->jwks_refresh_max = (int)v;
+        sconf->jwks_refresh_max_set = 1;
+    }
+    else {
+        sconf->discovery_refresh = (int)v;
+        sconf->discovery_refresh_set = 1;
+    }
+    if (sconf->jwks_refresh_min > sconf->jwks_refresh_max) {
+        return apr_psprintf(cmd->pool, "AuthOAuth2JWKSRefreshMin (%d) is "
+                            "larger than AuthOAuth2JWKSRefreshMax (%d)",
+                            sconf->jwks_refresh_min,
+                            sconf->jwks_refresh_max);
+    }
+    return NULL;
+}
+
 static const char *check_url(cmd_parms *cmd, const char *arg)
 {
     const char *err = ac_http_check_url(cmd->temp_pool, arg);
 
     return err == NULL ? NULL : apr_psprintf(cmd->pool, "%s %s: %s",
                                              cmd->cmd->name, arg, err);
+}
+
+/* AuthOAuth2Introspect URL | discover */
+static const char *check_introspect(cmd_parms *cmd, const char *arg)
+{
+    return strcmp(arg, OAUTH2_INTROSPECT_DISCOVER) == 0 ? NULL
+           : check_url(cmd, arg);
 }
 
 /* AuthOAuth2DBSchema dot | dot1 | dot2 | dot3 */
@@ -508,8 +586,9 @@ static const ac_conf_enum dpop_modes[] = {
 
 const command_rec oauth2_cmds[] = {
     AP_INIT_TAKE2("AuthOAuth2Issuer", set_issuer, NULL, DIR_CONF,
-                  "an issuer (iss) and its keys: a JWK Set or PEM file, or "
-                  "a JWK Set https:// URL"),
+                  "an issuer (iss) and its keys: a JWK Set or PEM file, a "
+                  "JWK Set https:// URL, or discover (RFC 8414 / OpenID "
+                  "Connect discovery)"),
     AP_INIT_TAKE2("AuthOAuth2HMACKey", set_hmac_key, NULL, DIR_CONF,
                   "an issuer and its base64url HMAC secret (HS256/384/512)"),
     AP_INIT_RAW_ARGS("AuthOAuth2Audience", set_audience, NULL, DIR_CONF,
@@ -523,14 +602,25 @@ const command_rec oauth2_cmds[] = {
     AC_INIT_FLAG("AuthOAuth2RequireTyp", oauth2_dir_conf, require_typ,
                  DIR_CONF, "require the JWT header typ at+jwt (default Off)"),
     AC_INIT_INT("AuthOAuth2JWKSRefresh", oauth2_dir_conf, jwks_refresh, 1,
-                86400 * 7, DIR_CONF, "seconds a fetched JWK Set is used "
-                "before a refresh (default 3600)"),
+                86400 * 7, DIR_CONF, "seconds a fetched JWK Set without "
+                "a Cache-Control max-age is used before a refresh (default "
+                "3600)"),
+    AP_INIT_TAKE1("AuthOAuth2JWKSRefreshMin", set_remote_seconds, NULL,
+                  RSRC_CONF, "the least seconds between two fetches of a "
+                  "JWK Set, also for an unknown kid (default 60)"),
+    AP_INIT_TAKE1("AuthOAuth2JWKSRefreshMax", set_remote_seconds, NULL,
+                  RSRC_CONF, "the most seconds a fetched JWK Set is used "
+                  "before a refresh, whatever its max-age (default 86400)"),
+    AP_INIT_TAKE1("AuthOAuth2DiscoveryRefresh", set_remote_seconds, NULL,
+                  RSRC_CONF, "seconds between two reads of an issuer's "
+                  "discovery document (default 3600)"),
     AC_INIT_SECONDS("AuthOAuth2Timeout", oauth2_dir_conf, timeout, 0, 3600,
                     DIR_CONF, "seconds a JWK Set fetch or an introspection "
                     "call may take (default 3)"),
     AC_INIT_STRING("AuthOAuth2Introspect", oauth2_dir_conf, introspect,
-                   check_url, DIR_CONF,
-                   "the RFC 7662 introspection endpoint (https://)"),
+                   check_introspect, DIR_CONF,
+                   "the RFC 7662 introspection endpoint (https://), or "
+                   "discover: the discovered issuer's"),
     AC_INIT_STRING("AuthOAuth2ClientID", oauth2_dir_conf, client_id,
                    ac_conf_not_empty, DIR_CONF,
                    "the client id for the introspection endpoint"),

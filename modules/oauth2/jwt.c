@@ -293,17 +293,17 @@ static oauth2_judgement verify_signature(request_rec *r,
     if ((jws->alg & AC_JOSE_ALGS_HMAC) && is->hmac != NULL) {
         *st = verify_hmac(jws, is->hmac);
     }
-    else if (is->url != NULL) {
+    else if (OAUTH2_IS_REMOTE(is)) {
         int changed;
-        const ac_jose_keyset *keys = oauth2_remote_keys(r, conf, is, 0,
+        const ac_jose_keyset *keys = oauth2_remote_keys(r, conf, is, NULL,
                                                         &changed);
 
         if (keys == NULL) {
             return OAUTH2_NO_KEYS;
         }
         *st = ac_jose_jws_verify(jws, keys, algs, NULL);
-        if (*st == AC_JOSE_ERR_UNKNOWN_KID && !changed) {
-            keys = oauth2_remote_keys(r, conf, is, 1, &changed);
+        if (*st == AC_JOSE_ERR_UNKNOWN_KID && !changed && jws->kid != NULL) {
+            keys = oauth2_remote_keys(r, conf, is, jws->kid, &changed);
             if (keys != NULL && changed) {
                 *st = ac_jose_jws_verify(jws, keys, algs, NULL);
             }

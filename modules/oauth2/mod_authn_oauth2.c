@@ -503,8 +503,8 @@ static int oauth2_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 /* --- the start-up check: an issuer without an audience -------------------- */
 
-/* post_config: libcurl's global set-up and the
- * shared cache (AuthOAuth2Cache, default shmcb; `AuthOAuth2CacheTTL 0` is
+/* post_config: libcurl's global set-up, the remote keys (jwks.c) and
+ * the shared cache (AuthOAuth2Cache, default shmcb; `AuthOAuth2CacheTTL 0` is
  * the way to run without it). */
 static int oauth2_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
@@ -521,7 +521,8 @@ static int oauth2_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                      "oauth2: curl_global_init failed");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (oauth2_dpop_setup(pconf, ptemp, s, sconf) != OK) {
+    if (oauth2_dpop_setup(pconf, ptemp, s, sconf) != OK
+        || oauth2_remote_setup(pconf, ptemp, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return ac_cache_setup(s, pconf, ptemp, "AuthOAuth2Cache",
@@ -537,6 +538,7 @@ static void oauth2_child_init(apr_pool_t *pchild, server_rec *s)
     ac_pg_child_init(pchild, s);
     ac_cache_child_init(sconf->cache, pchild, s);
     oauth2_dpop_child_init(pchild);
+    oauth2_remote_child_init(pchild);
 }
 
 static void oauth2_retrieve_functions(void)

@@ -7,7 +7,8 @@
  *                       the challenges, the claims for the backend, hooks
  *   config.c            the configuration: directives, merging, the
  *                       start-up check of audiences
- *   jwks.c              JWK Sets fetched from URLs, per issuer and child
+ *   jwks.c              remote keys: JWK Set URLs and issuer discovery,
+ *                       fetched by a watchdog into shared memory
  *   jwt.c               the judgement of a JWT, and of claims in general
  *   opaque.c            opaque tokens: RFC 7662 introspection, and
  *                       django-oauth-toolkit's tables (with their start-up
@@ -29,9 +30,6 @@
 
 #ifndef OAUTH2_H
 #define OAUTH2_H
-
-#include "apr_thread_cond.h"
-#include "apr_thread_mutex.h"
 
 #include "httpd.h"
 #include "http_config.h"
@@ -66,35 +64,25 @@ typedef struct {
     apr_uint32_t since;             /* when it was detected, epoch seconds */
 } dot_detected;
 
-/* One generation of keys fetched from a JWK Set URL.  Requests hold a
- * reference while they verify with it; a replaced generation is freed by
- * the last one to let go. */
-typedef struct {
-    apr_pool_t *pool;
-    ac_jose_keyset *keys;
-    int refs;
-    int retired;
-} jwks_gen;
-
-/* An issuer as configured.  The remote state below the line is per child
- * process (each child has its own copy of the configuration) and guarded
- * by `lock`. */
+/* An issuer as configured.  Its remote keys (a JWK Set URL, or one found
+ * by discovery) live in jwks.c's slot `slot`, assigned at post_config. */
 typedef struct {
     const char *iss;
-    const char *source;             /* the file or URL, NULL: HMAC only */
+    const char *source;             /* the file, URL or "discover"; NULL:
+                                     * HMAC only */
     const char *url;                /* a JWK Set URL, or NULL */
+    int discover;                   /* keys found by issuer discovery */
+    int slot;                       /* jwks.c's slot; -1: none */
     ac_jose_keyset *keys;           /* from the file, or NULL */
     ac_jose_keyset *hmac;           /* AuthOAuth2HMACKey keys, or NULL */
     unsigned char keys_fp[32];      /* a digest of all the key material */
-
-    apr_thread_mutex_t *lock;
-    apr_thread_cond_t *fetched;
-    jwks_gen *current;
-    apr_time_t fresh_until;         /* the refresh is due then */
-    apr_time_t retry_at;            /* no fetch before (after a failure) */
-    apr_time_t kid_refetch_at;      /* the last refetch for an unknown kid */
-    int fetching;
 } oauth2_issuer;
+
+/* Whether an issuer's keys are fetched (a JWK Set URL, or discovery). */
+#define OAUTH2_IS_REMOTE(is) ((is)->url != NULL || (is)->discover)
+
+/* AuthOAuth2Introspect discover: the endpoint of the discovered issuer */
+#define OAUTH2_INTROSPECT_DISCOVER "discover"
 
 typedef struct {
     ac_cache *cache;                /* main server only */
@@ -106,6 +94,11 @@ typedef struct {
     /* DPoP proof ids seen on this node, when the cache is this node's
      * (shmcb): a lock-free table (ac_seen.h) instead of the cache's mutex */
     struct ac_seen *seen;
+    /* remote keys, main server only (jwks.c): the bounds of a JWK Set's
+     * refresh time, seconds between two reads of a discovery document */
+    int jwks_refresh_min, jwks_refresh_max, discovery_refresh;
+    unsigned char jwks_refresh_min_set, jwks_refresh_max_set,
+        discovery_refresh_set;
 } oauth2_srv_conf;
 
 /* AuthOAuth2DPoP: whether the DPoP scheme (RFC 9449) is accepted */
@@ -200,12 +193,28 @@ extern const command_rec oauth2_cmds[];
 int oauth2_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                         apr_pool_t *ptemp, server_rec *s);
 
-/* jwks.c: the keys of a remote issuer for this request (NULL: none at
- * all); *changed tells whether a new generation came in. */
+/* jwks.c: remote keys.  One watchdog (mod_watchdog, a singleton among
+ * the children) fetches every JWK Set and discovery document and
+ * publishes them in shared memory; requests only read them.
+ *
+ * post_config: a slot for each JWK Set URL and discovered issuer of the
+ * configuration, the shared memory, the watchdog; not OK (logged) when
+ * it cannot be had. */
+int oauth2_remote_setup(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+void oauth2_remote_child_init(apr_pool_t *pchild);
+/* The keys of a remote issuer for this request (NULL: none at all).
+ * With `kid` (a kid the keys did not have), a refetch is asked for
+ * first, at most once per AuthOAuth2JWKSRefreshMin per node, and not for
+ * a kid already known to be missing from these keys; *changed tells
+ * whether the keys returned are newer than those the request had. */
 const ac_jose_keyset *oauth2_remote_keys(request_rec *r,
                                          const oauth2_dir_conf *conf,
-                                         oauth2_issuer *is, int for_kid,
+                                         oauth2_issuer *is, const char *kid,
                                          int *changed);
+/* The introspection endpoint of the section's discovered issuer, NULL
+ * when none is known (yet). */
+const char *oauth2_discovered_introspect(request_rec *r,
+                                         const oauth2_dir_conf *conf);
 
 /* jwt.c: the judgement of a JWT, and what every judge shares */
 oauth2_issuer *oauth2_find_issuer(const oauth2_dir_conf *conf,

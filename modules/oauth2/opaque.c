@@ -91,7 +91,14 @@ int oauth2_judge_introspection(request_rec *r, const oauth2_dir_conf *conf,
     memset(rec, 0, sizeof(*rec));
     rec->verdict = VERDICT_DENIED;
     memset(&req, 0, sizeof(req));
-    req.url = conf->introspect;
+    req.url = strcmp(conf->introspect, OAUTH2_INTROSPECT_DISCOVER) == 0
+              ? oauth2_discovered_introspect(r, conf) : conf->introspect;
+    if (req.url == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0590)
+                      "oauth2: no introspection_endpoint has been discovered "
+                      "(yet) for the issuer of this section");
+        return -1;
+    }
     req.body = apr_pstrcat(r->pool, "token=",
                            ac_form_urlencode(r->pool, token, len),
                            "&token_type_hint=access_token", NULL);
@@ -109,13 +116,13 @@ int oauth2_judge_introspection(request_rec *r, const oauth2_dir_conf *conf,
     if (hs != AC_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0510)
                       "oauth2: introspection of token %.8s at %s failed: %s",
-                      hash, conf->introspect, err);
+                      hash, req.url, err);
         return -1;
     }
     if (resp.status != 200) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0511)
                       "oauth2: the introspection endpoint %s answered %ld%s",
-                      conf->introspect, resp.status,
+                      req.url, resp.status,
                       resp.status == 401 || resp.status == 403
                       ? " (check AuthOAuth2ClientID/ClientSecret)" : "");
         return -1;
@@ -127,7 +134,7 @@ int oauth2_judge_introspection(request_rec *r, const oauth2_dir_conf *conf,
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0512)
                       "oauth2: the introspection endpoint %s answered "
                       "something that is not a JSON object",
-                      conf->introspect);
+                      req.url);
         json_decref(answer);
         return -1;
     }
@@ -135,7 +142,7 @@ int oauth2_judge_introspection(request_rec *r, const oauth2_dir_conf *conf,
     if (!json_is_boolean(active)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0513)
                       "oauth2: the introspection answer of %s has no boolean "
-                      "active member", conf->introspect);
+                      "active member", req.url);
         json_decref(answer);
         return -1;
     }

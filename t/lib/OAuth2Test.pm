@@ -30,7 +30,7 @@ our @EXPORT = qw(ISS ISS_PEM ISS_HMAC ISS_ROTATE AUD b64u json mint jws sign_jws
                  signature_for load_key hmac_secret rsa_public_pem
                  rsa_public_jwk bearer_params new_ec_key public_jwk
                  start_endpoint stop_endpoint endpoint_requests
-                 endpoint_write dpop_proof jkt_of ath_of);
+                 endpoint_times endpoint_write dpop_proof jkt_of ath_of);
 
 use constant ISS      => 'https://issuer.authchain.test';
 use constant ISS_PEM  => 'https://pem.authchain.test';
@@ -317,8 +317,16 @@ sub bearer_params {
 #                    unknown token is {"active": false}
 #   client           "id:secret" that /introspect requires (client_secret_basic)
 #   slow             when present, every answer waits 5 s first
+#   routes.json      {"<path>": {"body": <JSON or text>, "status": 200,
+#                    "cache_control": "max-age=60"}, ...}: what a GET of
+#                    another path answers (discovery documents, more JWK
+#                    Sets); a path in neither is 404
+#   delay            "<seconds> [<path>]": every answer (to a GET of that
+#                    path) waits this long first
+#   fail             "[<path>]": every GET (of that path) answers 503
 # and it appends one line per request to requests.log:
 #   <method> <path> auth=<Authorization> ctype=<Content-Type> body=<body>
+# and "<epoch seconds> <method> <path>" to times.log.
 
 sub endpoint_write {
     my ($dir, $name, $content) = @_;
@@ -389,7 +397,19 @@ sub answer {
         print $log "$line\n";
         close $log;
     }
+    if (open my $log, '>>', "$dir/times.log") {
+        printf $log "%.3f %s %s\n", Time::HiRes::time(), $req->method, $path;
+        close $log;
+    }
     sleep 5 if -e "$dir/slow";
+    my $only = sub {    # whether a control file applies to this request
+        my ($text) = @_;
+        return !defined $text || $text eq '' || $text eq $path;
+    };
+    if (-e "$dir/delay") {
+        my ($secs, $which) = split ' ', read_file("$dir/delay");
+        Time::HiRes::sleep($secs) if $only->($which);
+    }
     my $json = sub {
         my ($code, $text) = @_;
         my $res = HTTP::Response->new($code);
@@ -397,7 +417,19 @@ sub answer {
         $res->content($text);
         return $res;
     };
-    if ($req->method eq 'GET' && $path eq '/jwks') {
+    return $json->(503, '{"error":"down"}')
+        if $req->method eq 'GET' && -e "$dir/fail"
+           && $only->((split ' ', read_file("$dir/fail"))[0]);
+    my $routes = $req->method eq 'GET' && -e "$dir/routes.json"
+        ? JSON::PP::decode_json(read_file("$dir/routes.json")) : {};
+    if (my $route = $routes->{$path}) {
+        my $res = $json->($route->{status} // 200, ref $route->{body}
+                          ? json($route->{body}) : $route->{body} // '');
+        $res->header('Cache-Control' => $route->{cache_control})
+            if defined $route->{cache_control};
+        return $res;
+    }
+    if ($req->method eq 'GET' && $path =~ m{^/jwks}) {
         return HTTP::Response->new(404) unless -e "$dir/jwks.json";
         my $code = -e "$dir/jwks.status" ? read_file("$dir/jwks.status") + 0 : 200;
         return $json->($code, read_file("$dir/jwks.json"));
@@ -430,6 +462,13 @@ sub stop_endpoint {
     return unless $pid;
     kill 'TERM', $pid;
     waitpid $pid, 0;
+}
+
+# The times (epoch seconds) of the GETs of $path the endpoint answered.
+sub endpoint_times {
+    my ($dir, $path) = @_;
+    open my $fh, '<', "$dir/times.log" or return [];
+    return [ map { /^(\S+) GET \Q$path\E$/ ? $1 : () } <$fh> ];
 }
 
 # The request lines the endpoint logged (all, or those matching $re).

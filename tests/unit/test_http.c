@@ -45,6 +45,7 @@ static void serve_one(int c)
     req[n] = '\0';
     if (strncmp(req, "GET /ok ", 8) == 0) {
         resp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+               "Cache-Control: public, max-age=120\r\n"
                "Content-Length: 11\r\nConnection: close\r\n\r\n{\"keys\":[]}";
     }
     else if (strncmp(req, "GET /redirect ", 14) == 0) {
@@ -154,7 +155,7 @@ int main(void)
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    tap_plan(37);
+    tap_plan(44);
 
     /* the URL rules */
     ok(ac_http_check_url(p, "https://idp.example.com/jwks") == NULL,
@@ -222,6 +223,8 @@ int main(void)
     ok(st == AC_HTTP_OK && resp.content_type
        && strcmp(resp.content_type, "application/json") == 0,
        "GET: the content type");
+    ok(st == AC_HTTP_OK && resp.max_age == 120,
+       "GET: the max-age of its Cache-Control");
 
     req.url = apr_psprintf(p, "http://127.0.0.1:%d/redirect", port);
     st = ac_http_fetch(p, &req, &resp, &err);
@@ -271,6 +274,18 @@ int main(void)
     st = ac_http_fetch(p, &req, &resp, &err);
     ok(st == AC_HTTP_OK && resp.status == 404 && resp.len == 0,
        "a 404 is an answer, with an empty body");
+
+    ok(ac_http_max_age(NULL) == -1 && ac_http_max_age("public") == -1,
+       "Cache-Control without max-age: -1");
+    ok(ac_http_max_age("public, max-age=300") == 300,
+       "Cache-Control max-age=300 among others: 300");
+    ok(ac_http_max_age("max-age=\"60\"") == 60, "a quoted max-age");
+    ok(ac_http_max_age("max-age=60, no-store") == 0
+       && ac_http_max_age("No-Cache") == 0, "no-store / no-cache: 0");
+    ok(ac_http_max_age("max-age=99999999999999999999") == 1000000000,
+       "an overlong max-age is capped, not wrapped");
+    ok(ac_http_max_age("max-age=x") == -1 && ac_http_max_age("s-maxage=5")
+       == -1, "a bad max-age and s-maxage are not a max-age");
 
     req.url = "https://127.0.0.1:1/";
     req.timeout = apr_time_from_sec(2);

@@ -47,7 +47,7 @@ char *ap_escape_logitem(apr_pool_t *p, const char *str)
 
 const ac_jose_keyset *oauth2_remote_keys(request_rec *r,
                                          const oauth2_dir_conf *conf,
-                                         oauth2_issuer *is, int for_kid,
+                                         oauth2_issuer *is, const char *kid,
                                          int *changed)
 {
     remote_calls++;
