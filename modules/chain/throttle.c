@@ -129,8 +129,9 @@ static const char gcra_lua[] =
 
 /* DRF's SimpleRateThrottle.parse_rate: "N/period", the period read by
  * its first letter (s, m, h, d; "100/minute" and "100/m" are the same,
- * and so, as in DRF, is "100/month"). */
-int chain_throttle_parse_rate(const char *rate, long *num, long *period)
+ * and so, as in DRF, is "100/month"): 0, N and the period in seconds,
+ * or -1. */
+static int parse_rate(const char *rate, long *num, long *period)
 {
     const char *slash = strchr(rate, '/'), *p;
     char *end;
@@ -190,7 +191,7 @@ const char *chain_throttle_set(cmd_parms *cmd, void *dconf, int argc,
                             kind == T_SCOPE ? "NAME " : "");
     }
     rate = argv[argc - 1];
-    if (chain_throttle_parse_rate(rate, &num, &period) != 0) {
+    if (parse_rate(rate, &num, &period) != 0) {
         return apr_psprintf(cmd->pool, "%s: bad rate '%s': write it as "
                             "Django REST framework does, N/PERIOD, N from 1 "
                             "to 1000000 and a period whose first letter is "
@@ -253,31 +254,32 @@ const char *chain_throttle_set_redis(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
+/* A whole number from min to max for *out, or the message naming the
+ * directive. */
+static const char *set_number(cmd_parms *cmd, const char *arg, long min,
+                              long max, int *out)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+
+    if (*arg == '\0' || *end != '\0' || n < min || n > max) {
+        return apr_psprintf(cmd->pool, "%s: a whole number from %ld to %ld",
+                            cmd->cmd->name, min, max);
+    }
+    *out = (int)n;
+    return NULL;
+}
+
 const char *chain_throttle_set_timeout(cmd_parms *cmd, void *dummy,
                                        const char *arg)
 {
-    char *end;
-    long ms = strtol(arg, &end, 10);
-
-    if (*arg == '\0' || *end != '\0' || ms < 1 || ms > 10000) {
-        return "AuthChainThrottleRedisTimeout: milliseconds from 1 to 10000";
-    }
-    timeout_ms = (int)ms;
-    return NULL;
+    return set_number(cmd, arg, 1, 10000, &timeout_ms);
 }
 
 const char *chain_throttle_set_slots(cmd_parms *cmd, void *dummy,
                                      const char *arg)
 {
-    char *end;
-    long n = strtol(arg, &end, 10);
-
-    if (*arg == '\0' || *end != '\0' || n < PROBE || n > 16777216) {
-        return apr_psprintf(cmd->pool, "AuthChainThrottleSlots: a number "
-                            "from %d to 16777216", PROBE);
-    }
-    nslots = (int)n;
-    return NULL;
+    return set_number(cmd, arg, PROBE, 16777216, &nslots);
 }
 
 /* ----------------------------------------------------------------------

@@ -61,8 +61,4 @@ int chain_throttle_check(request_rec *r, const apr_array_header_t *throttles,
                          const char *user, const char *scheme,
                          const char *data);
 
-/* For unit tests: parse a DRF rate ("100/min"); 0 and the period in
- * seconds, or -1. */
-int chain_throttle_parse_rate(const char *rate, long *num, long *period);
-
 #endif /* CHAIN_THROTTLE_H */
