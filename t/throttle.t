@@ -61,8 +61,9 @@ ok t_cmp([$res->header('Retry-After'), $res->content],
 my ($n) = $res->content =~ /in (\d+) seconds/;
 ok t_cmp($n, $res->header('Retry-After') // -1,
          'the message\'s wait is the Retry-After');
-ok t_cmp($res->header('Retry-After') >= 15 && $res->header('Retry-After') <= 20,
-         1, 'GCRA 3/min: the next request in 20 s (one every period/N)');
+my $after = $res->header('Retry-After') // 0;
+ok t_cmp($after >= 15 && $after <= 20, 1,
+         'GCRA 3/min: the next request in 20 s (one every period/N)');
 ok t_cmp(get('/throttle/user', 'hank')->code, 200,
          'another user has a count of its own');
 ok t_cmp(codes(4, '/throttle/user', '-', '127.0.0.2'), '200 200 200 429',
@@ -114,7 +115,7 @@ ok t_cmp($r[1]->header('Retry-After'), 1,
 ok t_cmp($r[1]->content,
          "Request was throttled. Expected available in 1 second.\n",
          'DRF\'s singular: 1 second');
-ok t_cmp($r[2]->header('Retry-After') > 20, 1,
+ok t_cmp(($r[2]->header('Retry-After') // 0) > 20, 1,
          'the longest wait wins (the user throttle, which counted the '
          . 'request the scope refused, as DRF counts it)');
 ok t_cmp(get('/throttle/several/off', 'nina')->code, 200,

@@ -41,6 +41,8 @@
 #include "mod_core.h"
 #include "util_mutex.h"
 
+#include <stdlib.h>
+
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
@@ -370,11 +372,17 @@ static int redis_load_script(redis_conn *rc)
     return ok ? 0 : -1;
 }
 
+/* The reslist's constructor and destructor.  Connections come and go
+ * for the life of a child (one a second at most while redis is down), so
+ * each is malloc'ed and freed here rather than taken from pchild. */
 static apr_status_t redis_open(void **res, void *params, apr_pool_t *p)
 {
     struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-    redis_conn *rc = apr_pcalloc(p, sizeof(*rc));
+    redis_conn *rc = calloc(1, sizeof(*rc));
 
+    if (rc == NULL) {
+        return APR_ENOMEM;
+    }
     rc->c = redisConnectWithTimeout(redis_host, redis_port, tv);
     if (rc->c == NULL || rc->c->err
         || redisSetTimeout(rc->c, tv) != REDIS_OK
@@ -382,6 +390,7 @@ static apr_status_t redis_open(void **res, void *params, apr_pool_t *p)
         if (rc->c != NULL) {
             redisFree(rc->c);
         }
+        free(rc);
         return APR_ECONNREFUSED;
     }
     *res = rc;
@@ -390,7 +399,10 @@ static apr_status_t redis_open(void **res, void *params, apr_pool_t *p)
 
 static apr_status_t redis_close(void *res, void *params, apr_pool_t *p)
 {
-    redisFree(((redis_conn *)res)->c);
+    redis_conn *rc = res;
+
+    redisFree(rc->c);
+    free(rc);
     return APR_SUCCESS;
 }
 
