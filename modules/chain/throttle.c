@@ -312,43 +312,52 @@ static apr_uint64_t key_hash(const char *key)
     return h ? h : 1;
 }
 
-/* Count in the node's table.  A key lives in one of PROBE slots from its
- * hash; when all are taken, the one that frees first (a count that is
- * nearly back to nothing) gives way. */
-static apr_int64_t node_count(request_rec *r, const char *key,
-                              const chain_throttle *t, apr_int64_t now)
+/* The slot of the key hashed h: one of PROBE slots from h; when all hold
+ * other keys, the one that frees first (a count that is nearly back to
+ * nothing) gives way.  Under the mutex. */
+static throttle_slot *slot_of(apr_uint64_t h)
 {
-    apr_uint64_t h = key_hash(key);
     throttle_slot *slot = NULL, *s;
-    apr_int64_t wait;
-    apr_status_t rv;
     int i;
 
-    if (table == NULL) {
-        return 0;
-    }
-    if ((rv = apr_global_mutex_lock(mutex)) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, AC_LOGNO(0090)
-                      "throttle: cannot lock the counters; request let in");
-        return 0;
-    }
     for (i = 0; i < PROBE; i++) {
         s = &table->slots[(h + i) % table->nslots];
         if (s->hash == h) {
-            slot = s;
-            break;
+            return s;
         }
         if (slot == NULL || s->tat < slot->tat) {
             slot = s;           /* a free one has tat 0 */
         }
     }
-    if (slot->hash != h) {
-        slot->hash = h;
-        slot->tat = 0;
+    slot->hash = h;
+    slot->tat = 0;
+    return slot;
+}
+
+/* Count the n counters in the node's table, under one lock. */
+static void node_count(request_rec *r, int n, const char *const *keys,
+                       const chain_throttle *const *ts, apr_int64_t *waits,
+                       apr_int64_t now)
+{
+    apr_uint64_t *hashes = apr_palloc(r->pool, n * sizeof(*hashes));
+    apr_status_t rv;
+    int i;
+
+    if (table == NULL) {
+        return;
     }
-    wait = gcra(&slot->tat, now, t);
+    for (i = 0; i < n; i++) {
+        hashes[i] = key_hash(keys[i]);
+    }
+    if ((rv = apr_global_mutex_lock(mutex)) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, AC_LOGNO(0090)
+                      "throttle: cannot lock the counters; request let in");
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        waits[i] = gcra(&slot_of(hashes[i])->tat, now, ts[i]);
+    }
     apr_global_mutex_unlock(mutex);
-    return wait;
 }
 
 typedef struct {
@@ -586,9 +595,7 @@ int chain_throttle_check(request_rec *r, const apr_array_header_t *throttles,
         return OK;
     }
     if (shared_count(r, n, keys, ts, waits, now) != 0) {
-        for (i = 0; i < n; i++) {
-            waits[i] = node_count(r, keys[i], ts[i], now);
-        }
+        node_count(r, n, keys, ts, waits, now);
     }
     /* DRF: every throttle counts; the longest wait is the answer's */
     for (i = 0; i < n; i++) {
