@@ -12,11 +12,12 @@ use Apache::Test;
 use Apache::TestRequest;
 use Apache::TestUtil;
 use File::Temp qw(tempdir);
+use IO::Socket::INET;
 use LWP::UserAgent;
 use Time::HiRes ();
 use ChainTest;
 
-plan tests => 38;
+plan tests => 41;
 
 my $base = Apache::TestRequest::resolve_url('/');
 $base =~ s{/$}{};
@@ -173,7 +174,7 @@ my @nodes = map {
         ours => [[authn_xuser => 'examples/.libs/mod_authn_xuser.so']],
         server => "AuthChainThrottleRedis 127.0.0.1:$rport\n"
                 . "AuthChainThrottleRedisTimeout 50",
-        location => "    AuthChain xuser\n    AuthXUserKnown alice bob\n"
+        location => "    AuthChain xuser\n    AuthXUserKnown alice bob carol\n"
                   . "    AuthChainThrottle user 4/min")
 } 1, 2;
 END {
@@ -208,3 +209,24 @@ seek $fh, $size, 0;
 my @down = grep { /AuthChainThrottleRedis .* does not answer/ } <$fh>;
 ok t_cmp(scalar @down, 1, 'the outage is logged once');
 ok t_cmp($down[0] // '', qr/throttling per node/, 'saying what happens');
+
+# redis back on its port: after the retry interval (1 s), node 1 counts
+# there again, and says so once
+$redis = fork // die "fork: $!";
+if ($redis == 0) {
+    open STDOUT, '>>', "$dir/redis.log";
+    open STDERR, '>&', \*STDOUT;
+    exec 'redis-server', '--port', $rport, '--bind', '127.0.0.1', '--save', '',
+        '--appendonly', 'no' or die "exec redis-server: $!";
+}
+for (1 .. 50) {
+    last if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$rport");
+    Time::HiRes::sleep(0.1);
+}
+Time::HiRes::sleep(1.1);
+ok t_cmp(join(' ', map { node_get($_, 'carol') } $a, $b), '200 200',
+         'redis back: the nodes count there again');
+ok t_cmp(cache_items('redis', $rport), 1, 'in one counter of redis');
+seek $fh, 0, 1;
+my @back = grep { /AuthChainThrottleRedis .* answers again/ } <$fh>;
+ok t_cmp(scalar @back, 1, 'the recovery is logged once');
