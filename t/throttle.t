@@ -227,6 +227,16 @@ Time::HiRes::sleep(1.1);
 ok t_cmp(join(' ', map { node_get($_, 'carol') } $a, $b), '200 200',
          'redis back: the nodes count there again');
 ok t_cmp(cache_items('redis', $rport), 1, 'in one counter of redis');
+# (a node whose first try after the restart was too slow, as under the
+# sanitizer build, tries again a second later)
+my @back;
+for (1 .. 30) {
+    seek $fh, 0, 1;
+    push @back, grep { /AuthChainThrottleRedis .* answers again/ } <$fh>;
+    last if @back;
+    Time::HiRes::sleep(0.1);
+    node_get($a, 'carol');
+}
 seek $fh, 0, 1;
-my @back = grep { /AuthChainThrottleRedis .* answers again/ } <$fh>;
+push @back, grep { /AuthChainThrottleRedis .* answers again/ } <$fh>;
 ok t_cmp(scalar @back, 1, 'the recovery is logged once');
