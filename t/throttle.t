@@ -150,8 +150,11 @@ my ($redis, $rport) = start_cache_server('redis', $dir);
 my @nodes = map {
     start_api_node("$dir/node$_",
         ours => [[authn_xuser => 'examples/.libs/mod_authn_xuser.so']],
+        # (500 ms, not the default 50: the sanitizer build on a busy
+        # machine can take longer than 50 ms to connect and load the script,
+        # and the node then rightly counts alone)
         server => "AuthChainThrottleRedis 127.0.0.1:$rport\n"
-                . "AuthChainThrottleRedisTimeout 50",
+                . "AuthChainThrottleRedisTimeout 500",
         location => "    AuthChain xuser\n    AuthXUserKnown alice bob carol dave\n"
                   . "    AuthChainThrottle user 4/min")
 } 1, 2;

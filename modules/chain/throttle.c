@@ -81,6 +81,7 @@ typedef struct {
 
 typedef struct {
     apr_uint32_t redis_down;    /* 1 from a failure to the next answer */
+    apr_uint32_t redis_epoch;   /* one more with each outage */
     apr_uint32_t nslots;
     apr_int64_t redis_retry;    /* when to try redis again */
     throttle_slot slots[1];
@@ -363,6 +364,7 @@ static void node_count(request_rec *r, int n, const char *const *keys,
 typedef struct {
     redisContext *c;
     char sha[41];
+    apr_uint32_t epoch;         /* table->redis_epoch when it was made */
 } redis_conn;
 
 static int redis_load_script(redis_conn *rc)
@@ -392,6 +394,7 @@ static apr_status_t redis_open(void **res, void *params, apr_pool_t *p)
     if (rc == NULL) {
         return APR_ENOMEM;
     }
+    rc->epoch = apr_atomic_read32(&table->redis_epoch);
     rc->c = redisConnectWithTimeout(redis_host, redis_port, tv);
     if (rc->c == NULL || rc->c->err
         || redisSetTimeout(rc->c, tv) != REDIS_OK
@@ -425,8 +428,16 @@ static int redis_count(request_rec *r, int n, const char *const *keys,
     const char **argv = apr_palloc(r->pool, (3 + 3 * n) * sizeof(char *));
     int i, argc = 0, tries, ok = 0;
 
-    if (apr_reslist_acquire(redis_pool, (void **)&rc) != APR_SUCCESS) {
-        return -1;
+    /* a connection made before the last outage is dead: redis went
+     * away since (the children's idle ones were not used to find out) */
+    for (;;) {
+        if (apr_reslist_acquire(redis_pool, (void **)&rc) != APR_SUCCESS) {
+            return -1;
+        }
+        if (rc->epoch == apr_atomic_read32(&table->redis_epoch)) {
+            break;
+        }
+        apr_reslist_invalidate(redis_pool, rc);
     }
     argv[argc++] = "EVALSHA";
     argv[argc++] = rc->sha;
@@ -495,6 +506,7 @@ static int shared_count(request_rec *r, int n, const char *const *keys,
     if (redis_count(r, n, keys, ts, waits) != 0) {
         table->redis_retry = now + REDIS_RETRY;
         if (apr_atomic_cas32(&table->redis_down, 1, 0) == 0) {
+            apr_atomic_inc32(&table->redis_epoch);
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0092)
                           "AuthChainThrottleRedis %s:%d does not answer "
                           "(within %d ms): throttling per node until it "
