@@ -9,7 +9,7 @@ AC_USER=${AC_USER:-authchain}
 
 # Everything a build, the tests and the demo need, as Debian packages.
 AC_PACKAGES="apache2 apache2-dev apache2-utils libapache2-mod-perl2
-    libssl-dev libpq-dev libjansson-dev libcurl4-openssl-dev
+    libssl-dev libpq-dev libjansson-dev libcurl4-openssl-dev libhiredis-dev
     libaprutil1-dbd-pgsql postgresql autoconf automake libtool pkg-config
     make gcc curl redis-server memcached libcryptx-perl libhttp-daemon-perl
     libwww-perl liblwp-protocol-https-perl libio-socket-ssl-perl openssl

@@ -10,7 +10,7 @@ use Apache::TestRequest;
 use Apache::TestUtil;
 use ChainTest;
 
-plan tests => 14;
+plan tests => 16;
 
 # status, Content-Type and body of one answer, as one string
 sub answer {
@@ -66,6 +66,15 @@ $res = GET '/jsonerr/throttled/env', 'X-Outcome' => 'granted:carol',
 ok t_cmp(answer($res),
          '429 application/json {"detail":"Request was throttled."}',
          '429 without Retry-After: Throttled without a wait');
+
+my @throttled = map { GET '/jsonerr/throttle/env', 'X-Outcome' => 'granted:rita',
+                          'X-Outcome-Scopes' => 'read' } 1 .. 2;
+ok t_cmp(answer($throttled[1]),
+         qr/^429 application\/json \{"detail":"Request was throttled\. Expected available in (5\d|60) seconds\."\}$/,
+         'AuthChainThrottle user 1/min: Throttled with the wait');
+my $after = $throttled[1]->header('Retry-After') // 'none';
+ok t_cmp($throttled[1]->content, qr/ in \Q$after\E seconds/,
+         'the wait of the detail is the Retry-After');
 
 $res = HEAD '/jsonerr/env';
 ok t_cmp($res->code . ' ' . length($res->content), '401 0',

@@ -37,6 +37,7 @@
 #include "ac_common.h"
 #include "ac_conf.h"
 #include "ac_request.h"
+#include "throttle.h"
 
 module AP_MODULE_DECLARE_DATA auth_chain_module;
 
@@ -56,6 +57,7 @@ typedef struct {
     const char *unauth_user;
     const char *unauth_token;
     int error_json;
+    apr_array_header_t *throttles;        /* throttle.c's; NULL: inherit */
     unsigned char schemes_set, basic_providers_set, challenge_first_set,
         on_invalid_anonymous_set, unauth_user_set, unauth_token_set,
         error_json_set;
@@ -283,6 +285,7 @@ static const command_rec chain_cmds[] = {
                  "'html' (httpd's error pages, default) or 'json' "
                  "({\"detail\": ...} as Django REST framework answers "
                  "401, 403, 429 and 503)"),
+    CHAIN_THROTTLE_CMDS(chain_dir_conf, throttles),
     {NULL}
 };
 
@@ -295,6 +298,7 @@ static void *merge_chain_dir_config(apr_pool_t *p, void *basev, void *addv)
     ac_conf_merge(chain_cmds, conf, base, add);
     AC_MERGE(schemes);
     AC_MERGE(basic_providers);
+    conf->throttles = add->throttles ? add->throttles : base->throttles;
     return conf;
 }
 
@@ -750,7 +754,9 @@ static int chain_note_auth_failure(request_rec *r, const char *auth_type)
     return OK;
 }
 
-/* fixups: the request passed authorization.  Subrequests and internal
+/* fixups: the request passed authorization.  The client request is
+ * throttled (429) by the throttles of its location, as DRF throttles
+ * after authentication and permissions.  Subrequests and internal
  * redirects get the note and env of the request they belong to; an
  * anonymous request gets AuthChainUnauthenticatedUser/Token. */
 static int chain_fixups(request_rec *r)
@@ -765,6 +771,16 @@ static int chain_fixups(request_rec *r)
     st = find_state(r);
     if (st != NULL) {
         st->scope_wanted = NULL;
+    }
+    if (r->main == NULL && r->prev == NULL && conf->throttles != NULL) {
+        const chain_answer *g = st ? st->granted : NULL;
+        int rv = chain_throttle_check(r, conf->throttles,
+                                      g ? g->res.user : NULL,
+                                      g ? g->name : NULL,
+                                      g ? st->data : NULL);
+        if (rv != OK) {
+            return rv;
+        }
     }
     if (st != NULL && st->granted != NULL) {
         if (apr_table_get(r->notes, AUTH_CHAIN_DATA_NOTE) == NULL) {
@@ -1256,6 +1272,7 @@ static void register_hooks(apr_pool_t *p)
 {
     AC_LOG_MODULE(auth_chain);
     ap_hook_pre_config(chain_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    chain_throttle_register_hooks(p);
     ap_hook_open_logs(chain_open_logs, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(chain_audit, NULL, NULL, APR_HOOK_MIDDLE);
     APR_REGISTER_OPTIONAL_FN(auth_chain_scopes_at);
