@@ -37,6 +37,7 @@
 #include "ac_common.h"
 #include "ac_conf.h"
 #include "ac_request.h"
+#include "metrics.h"
 
 module AP_MODULE_DECLARE_DATA auth_chain_module;
 
@@ -283,6 +284,7 @@ static const command_rec chain_cmds[] = {
                  "'html' (httpd's error pages, default) or 'json' "
                  "({\"detail\": ...} as Django REST framework answers "
                  "401, 403, 429 and 503)"),
+    CHAIN_METRICS_CMD,
     {NULL}
 };
 
@@ -395,6 +397,7 @@ static const char *status_name(auth_chain_status status)
 static chain_answer *consult(request_rec *r, const chain_scheme *s)
 {
     chain_answer *a = apr_pcalloc(r->pool, sizeof(*a));
+    apr_time_t start = chain_metrics_clock();
 
     a->name = s->name;
     a->provider = s->provider;
@@ -414,6 +417,7 @@ static chain_answer *consult(request_rec *r, const chain_scheme *s)
         a->status = AUTH_CHAIN_DENIED;
         a->res.reason = "Authentication failed.";
     }
+    chain_metrics_decision(s->name, a->status, &a->res, start);
 
     switch (a->status) {
     case AUTH_CHAIN_DENIED:
@@ -1256,6 +1260,7 @@ static const auth_chain_provider basic_provider = {
 static void register_hooks(apr_pool_t *p)
 {
     AC_LOG_MODULE(auth_chain);
+    chain_metrics_register(p);
     ap_hook_pre_config(chain_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_open_logs(chain_open_logs, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(chain_audit, NULL, NULL, APR_HOOK_MIDDLE);

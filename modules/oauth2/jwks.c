@@ -84,6 +84,7 @@ static jwks_gen *fetch_jwks(request_rec *r, const oauth2_dir_conf *conf,
     req.timeout = conf->timeout;
     req.max_size = AC_JOSE_MAX_JWKS;
     hs = ac_http_fetch(r->pool, &req, &resp, &err);
+    ac_metrics_jwks_fetch(hs == AC_HTTP_OK && resp.status == 200);
     if (hs != AC_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AC_LOGNO(0503)
                       "oauth2: cannot fetch the JWK Set of %s from %s: %s",

@@ -27,6 +27,7 @@
 #include "mod_watchdog.h"
 
 #include "mod_auth_chain.h"
+#include "ac_metrics.h"
 #include "ac_common.h"
 #include "ac_cache.h"
 #include "ac_conf.h"
@@ -1011,6 +1012,7 @@ static void token_child_init(apr_pool_t *pchild, server_rec *s)
 static void register_hooks(apr_pool_t *p)
 {
     AC_LOG_MODULE(authn_token);
+    ac_metrics_count_for("token");     /* what modules/common counts */
     ap_hook_pre_config(token_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(token_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(token_post_config, NULL, NULL, APR_HOOK_MIDDLE);
