@@ -10,23 +10,12 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test;
 use Apache::TestRequest;
 use Apache::TestUtil;
-use File::Temp qw(tempfile);
+use File::Temp qw(tempdir tempfile);
+use LWP::UserAgent;
 use Time::HiRes qw(sleep);
 use ChainTest;
 
-plan tests => 20;
-
-# The page as { 'name{labels}' => value }.
-sub scrape {
-    my $res = GET '/metrics';
-    die 'GET /metrics: ' . $res->code unless $res->code == 200;
-    my %m;
-    for (split /\n/, $res->content) {
-        next if /^#/;
-        $m{$1} = $2 + 0 if /^(\S+) (\S+)$/;
-    }
-    return \%m;
-}
+plan tests => 23;
 
 # What changed between two scrapes, for the series whose key matches $re
 # (as "key=delta", sorted, those that did not change left out).
@@ -60,7 +49,7 @@ ok t_cmp($res->content =~ /^# HELP authchain_decisions_total .+\n# TYPE authchai
          ? 1 : 0, 1, 'each family has its HELP and TYPE lines');
 
 # --- each outcome, exactly ------------------------------------------------------
-my $m0 = scrape();
+my $m0 = metrics();
 GET "/chain/m/env", 'X-Outcome' => 'granted:carol' for 1 .. 3;
 GET "/chain/m/env", 'X-Outcome' => 'denied' for 1 .. 2;
 GET "/chain/m/env", 'X-Outcome' => 'forbidden';
@@ -70,7 +59,7 @@ ok t_cmp($res->code, 401, 'a request without credentials is refused');
 GET "/chain/m/env", Authorization => basic('alice', 'wrong');
 GET "/chain/m/env", Authorization => 'Basic a b';
 GET "/chain/m/env", Authorization => basic('alice', 'secret');
-my $m1 = scrape();
+my $m1 = metrics();
 
 ok t_cmp(deltas($m0, $m1, qr/^authchain_decisions_total\{scheme="outcome"/),
          join(' ', decisions(qw(outcome declined absent)) . '=4',
@@ -107,7 +96,7 @@ ok t_cmp([$m1->{qq{${h}_count{scheme="outcome"}}} - $m0->{qq{${h}_count{scheme="
 
 # --- the token scheme: the verdict cache and the PostgreSQL pool ---------------
 my $key = new_key('metricsuser', '--name', 'metrics');
-$m0 = scrape();
+$m0 = metrics();
 $res = GET '/token/cachedlong/env', Authorization => "Token $key";
 ok t_cmp($res->code, 200, 'a key is granted (and cached)');
 GET '/token/cachedlong/env', Authorization => "Token $key" for 1 .. 2;
@@ -116,7 +105,7 @@ GET '/token/cachedlong/env', Authorization => 'Token no-such-key';
 # the key's last_used is written after the first response (log_transaction)
 my $q = 'authchain_pg_queries_total{scheme="token",result="ok"}';
 for (1 .. 50) {
-    $m1 = scrape();
+    $m1 = metrics();
     last if $m1->{$q} - $m0->{$q} >= 2;
     sleep 0.1;
 }
@@ -141,17 +130,17 @@ ok t_cmp(deltas($m0, $m1, qr/^authchain_(decisions_total\{scheme="token"|cache_l
 # --- the revocation listener -------------------------------------------------------
 my $listening;
 for (1 .. 100) {
-    $listening = scrape()->{'authchain_revocation_listeners{scheme="token"}'};
+    $listening = metrics()->{'authchain_revocation_listeners{scheme="token"}'};
     last if $listening >= 1;
     sleep 0.1;
 }
 ok t_cmp($listening, qr/^[12]$/, 'the revocation listeners of the node are listening');
-$m0 = scrape();
+$m0 = metrics();
 my ($rc) = token_cli('revoke', '--user', 'metricsuser');
 ok t_cmp($rc, 0, 'the key is revoked');
 my $n;
 for (1 .. 100) {
-    $m1 = scrape();
+    $m1 = metrics();
     $n = $m1->{'authchain_revocation_notifications_total{scheme="token"}'}
          - $m0->{'authchain_revocation_notifications_total{scheme="token"}'};
     last if $n >= 1;
@@ -159,7 +148,7 @@ for (1 .. 100) {
 }
 ok t_cmp($n >= 1 ? 1 : 0, 1, 'a revocation notification was counted');
 $res = GET '/token/cachedlong/env', Authorization => "Token $key";
-$m1 = scrape();
+$m1 = metrics();
 ok t_cmp([$res->code, deltas($m0, $m1, qr/^authchain_decisions_total\{scheme="token"/)],
          [401, decisions(qw(token denied revoked)) . '=1'],
          'the revoked key is denied, as revoked');
@@ -182,3 +171,26 @@ ok t_cmp(join(',', sort keys %{ $labels{outcome} }),
 # --- methods -----------------------------------------------------------------
 $res = POST '/metrics', content => '';
 ok t_cmp($res->code, 405, 'the page is read with GET only');
+
+# --- AuthChainMetrics Off: no page, and the schemes work as before -------------
+{
+    my $dir = tempdir(CLEANUP => 1);
+    my $port = free_port();
+    my $conf = api_conf(
+        dir => $dir, port => $port,
+        ours => [[authn_token => 'modules/token/.libs/mod_authn_token.so']],
+        server => "AuthChainMetrics Off\nAuthTokenDB \"" . test_db() . "\"\n"
+                  . "<Location /metrics>\n    SetHandler auth-chain-metrics\n</Location>\n",
+        location => "    AuthChain token");
+    start_httpd($conf, $port);
+    my $ua = LWP::UserAgent->new(timeout => 10);
+    my $offkey = new_key('metricsoff');
+    my @codes = map { $ua->get("http://127.0.0.1:$port$_->[0]", @{ $_->[1] })->code }
+        ['/metrics', []], ['/api/x', []],
+        ['/api/x', [Authorization => "Token $offkey"]];
+    stop_httpd($conf);
+    ok t_cmp($codes[0], 404, 'AuthChainMetrics Off: the handler has no page');
+    ok t_cmp($codes[1], 401, 'the chain still refuses a request without credentials');
+    ok t_cmp($codes[2], 404,
+             'a key still authenticates through the shared code (then no file: 404)');
+}

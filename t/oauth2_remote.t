@@ -19,7 +19,7 @@ use Time::HiRes qw(time sleep);
 use ChainTest;
 use OAuth2Test;
 
-plan tests => 32;
+plan tests => 34;
 
 my $dir = tempdir(CLEANUP => 1);
 my $ep = "$dir/endpoint";
@@ -91,6 +91,9 @@ $common    AuthOAuth2Introspect $url/introspect
 <Location /introspect/dead>
     AuthOAuth2Introspect $dead/introspect
 </Location>
+<Location /metrics>
+    SetHandler auth-chain-metrics
+</Location>
 EOC
     close $fh;
 }
@@ -122,6 +125,10 @@ ok t_cmp(answer(call('/jwks/env', jwt('https://rotating.test', 'old', 'rot1'))),
 ok t_cmp(answer(call('/jwks/env', jwt('https://rotating.test', 'old', 'rot2'))),
          [200, 'rot2'], 'a second token of that kid is granted');
 ok t_cmp(fetches(), 1, 'from the keys fetched once');
+my $jwks_ok = 'authchain_jwks_fetches_total{scheme="oauth2",result="ok"}';
+my $jwks_error = 'authchain_jwks_fetches_total{scheme="oauth2",result="error"}';
+my $m0 = metrics("http://127.0.0.1:$port/metrics");
+ok t_cmp([$m0->{$jwks_ok}, $m0->{$jwks_error}], [1, 0], 'the metrics count that fetch');
 
 endpoint_write($ep, 'jwks.json', jwks_of('new'));
 ok t_cmp(answer(call('/jwks/env', jwt('https://rotating.test', 'new', 'rot3'))),
@@ -226,6 +233,9 @@ $took = time - $t0;
 ok t_cmp([$res->code, $res->header('Retry-After') ? 1 : 0], [503, 1],
          'a JWK Set URL unreachable with no keys yet: 503 with Retry-After');
 ok t_cmp($took < 3 ? 1 : 0, 1, 'within AuthOAuth2Timeout');
+my $m1 = metrics("http://127.0.0.1:$port/metrics");
+ok t_cmp($m1->{$jwks_error} - $m0->{$jwks_error} >= 1 ? 1 : 0, 1,
+         'the metrics count the failed fetches');
 $res = call('/introspect/env', 'opaque-active');
 ok t_cmp([$res->code, $res->header('Retry-After') ? 1 : 0], [503, 1],
          'the introspection endpoint down: 503 with Retry-After, not 401');
