@@ -266,24 +266,105 @@ static void family(request_rec *r, const char *name, const char *type,
     ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* Each scheme of the table named in `only` (NULL: all). */
-#define EACH_SCHEME(seg, i, n, only) \
-    for (i = 0; i < n; i++) \
-        if (only == NULL || strcmp(seg->names[i], only) == 0)
+/* A family of one counter or gauge per scheme named in `only` (NULL-ended),
+ * and per value of its label `label` (NULL: no label): the `nvalues`
+ * 64-bit numbers at `offset` in the scheme's ac_metrics_scheme, signed
+ * for a gauge. */
+typedef struct {
+    const char *name, *type, *help;
+    const char *const *only;
+    const char *label;
+    const char *const *values;
+    int nvalues;
+    apr_size_t offset;
+} family_def;
+
+static void write_family(request_rec *r, ac_metrics_segment *seg,
+                         apr_uint32_t n, const family_def *f)
+{
+    int gauge = strcmp(f->type, "gauge") == 0, o, k;
+    apr_uint32_t i;
+
+    family(r, f->name, f->type, f->help);
+    for (o = 0; f->only[o] != NULL; o++) {
+        for (i = 0; i < n; i++) {
+            const char *at = (const char *)&seg->schemes[i] + f->offset;
+
+            if (strcmp(seg->names[i], f->only[o]) != 0) {
+                continue;
+            }
+            for (k = 0; k < (f->label ? f->nvalues : 1); k++) {
+                const char *v = at + k * sizeof(apr_uint64_t);
+                const char *labels = f->label
+                    ? apr_psprintf(r->pool, ",%s=\"%s\"", f->label,
+                                   f->values[k])
+                    : "";
+
+                if (gauge) {
+                    ap_rprintf(r, "%s{scheme=\"%s\"%s} %" APR_INT64_T_FMT
+                               "\n", f->name, seg->names[i], labels,
+                               AC_METRICS_READ(*(const apr_int64_t *)v));
+                }
+                else {
+                    ap_rprintf(r, "%s{scheme=\"%s\"%s} %" APR_UINT64_T_FMT
+                               "\n", f->name, seg->names[i], labels,
+                               AC_METRICS_READ(*(const apr_uint64_t *)v));
+                }
+            }
+        }
+    }
+}
+
+static const char *const pg_schemes[] = { "token", "oauth2", NULL };
+static const char *const oauth2_only[] = { "oauth2", NULL };
+static const char *const token_only[] = { "token", NULL };
+static const char *const miss_hit[] = { "miss", "hit" };
+static const char *const error_ok[] = { "error", "ok" };
+static const char *const acquire_names[AC_MPG_ACQUIRE_COUNT] = {
+    "idle", "connected", "connect_failed", "backoff", "exhausted"
+};
+static const char *const query_names[AC_MPQ_COUNT] = {
+    "ok", "unavailable", "refused"
+};
+
+#define AT(field) APR_OFFSETOF(ac_metrics_scheme, field)
+
+static const family_def families[] = {
+    { "authchain_cache_lookups_total", "counter",
+      "Lookups in the verdict cache, by scheme and result.",
+      pg_schemes, "result", miss_hit, 2, AT(cache) },
+    { "authchain_pg_acquires_total", "counter",
+      "PostgreSQL connections asked of the pool, by scheme and how the "
+      "pool answered.",
+      pg_schemes, "result", acquire_names, AC_MPG_ACQUIRE_COUNT,
+      AT(pg_acquire) },
+    { "authchain_pg_queries_total", "counter",
+      "PostgreSQL statements, by scheme and result.",
+      pg_schemes, "result", query_names, AC_MPQ_COUNT, AT(pg_queries) },
+    { "authchain_pg_connections", "gauge",
+      "PostgreSQL connections open in the pools of all children.",
+      pg_schemes, NULL, NULL, 0, AT(pg_open) },
+    { "authchain_pg_connections_busy", "gauge",
+      "PostgreSQL connections in use by a request now.",
+      pg_schemes, NULL, NULL, 0, AT(pg_busy) },
+    { "authchain_jwks_fetches_total", "counter",
+      "JWK Set fetches of the oauth2 scheme, by result.",
+      oauth2_only, "result", error_ok, 2, AT(jwks_fetches) },
+    { "authchain_revocation_listener_connects_total", "counter",
+      "Connections the revocation listeners made, by result.",
+      token_only, "result", error_ok, 2, AT(listener_connects) },
+    { "authchain_revocation_notifications_total", "counter",
+      "Notifications the revocation listeners received.",
+      token_only, NULL, NULL, 0, AT(notifications) },
+};
 
 static void write_metrics(request_rec *r, ac_metrics_segment *seg)
 {
     static const apr_interval_time_t bounds[AC_METRICS_BUCKETS] =
         AC_METRICS_BUCKET_BOUNDS;
-    static const char *const acquire_names[AC_MPG_ACQUIRE_COUNT] = {
-        "idle", "connected", "connect_failed", "backoff", "exhausted"
-    };
-    static const char *const query_names[AC_MPQ_COUNT] = {
-        "ok", "unavailable", "refused"
-    };
-    static const char *const pg_schemes[] = { "token", "oauth2", NULL };
     apr_uint32_t n = __atomic_load_n(&seg->nschemes, __ATOMIC_ACQUIRE), i;
-    int o, k, b, ps;
+    apr_size_t f;
+    int o, k, b;
 
     if (n > AC_METRICS_SCHEMES) {
         n = AC_METRICS_SCHEMES;
@@ -298,9 +379,9 @@ static void write_metrics(request_rec *r, ac_metrics_segment *seg)
                     continue;
                 }
                 ap_rprintf(r, "authchain_decisions_total{scheme=\"%s\","
-                           "outcome=\"%s\",reason=\"%s\"} %" APR_UINT64_T_FMT
-                           "\n", seg->names[i], outcome_names[o],
-                           reason_names[k],
+                           "outcome=\"%s\",reason=\"%s\"} %"
+                           APR_UINT64_T_FMT "\n", seg->names[i],
+                           outcome_names[o], reason_names[k],
                            AC_METRICS_READ(seg->schemes[i].decisions[o][k]));
             }
         }
@@ -320,6 +401,7 @@ static void write_metrics(request_rec *r, ac_metrics_segment *seg)
                            "\n", seg->names[i], bounds[b] / 1e6, cum);
             }
         }
+        /* _count is the +Inf bucket, read once: always equal */
         ap_rprintf(r, "authchain_decision_duration_seconds_bucket"
                    "{scheme=\"%s\",le=\"+Inf\"} %" APR_UINT64_T_FMT "\n"
                    "authchain_decision_duration_seconds_sum{scheme=\"%s\"} "
@@ -331,99 +413,28 @@ static void write_metrics(request_rec *r, ac_metrics_segment *seg)
                    cum);
     }
 
-    family(r, "authchain_cache_lookups_total", "counter",
-           "Lookups in the verdict cache, by scheme and result.");
-    for (ps = 0; pg_schemes[ps]; ps++) {
-        EACH_SCHEME(seg, i, n, pg_schemes[ps]) {
-            for (k = 1; k >= 0; k--) {
-                ap_rprintf(r, "authchain_cache_lookups_total{scheme=\"%s\","
-                           "result=\"%s\"} %" APR_UINT64_T_FMT "\n",
-                           seg->names[i], k ? "hit" : "miss",
-                           AC_METRICS_READ(seg->schemes[i].cache[k]));
-            }
-        }
-    }
-
-    family(r, "authchain_pg_acquires_total", "counter",
-           "PostgreSQL connections asked of the pool, by scheme and how "
-           "the pool answered.");
-    for (ps = 0; pg_schemes[ps]; ps++) {
-        EACH_SCHEME(seg, i, n, pg_schemes[ps]) {
-            for (k = 0; k < AC_MPG_ACQUIRE_COUNT; k++) {
-                ap_rprintf(r, "authchain_pg_acquires_total{scheme=\"%s\","
-                           "result=\"%s\"} %" APR_UINT64_T_FMT "\n",
-                           seg->names[i], acquire_names[k],
-                           AC_METRICS_READ(seg->schemes[i].pg_acquire[k]));
-            }
-        }
-    }
-    family(r, "authchain_pg_queries_total", "counter",
-           "PostgreSQL statements, by scheme and result.");
-    for (ps = 0; pg_schemes[ps]; ps++) {
-        EACH_SCHEME(seg, i, n, pg_schemes[ps]) {
-            for (k = 0; k < AC_MPQ_COUNT; k++) {
-                ap_rprintf(r, "authchain_pg_queries_total{scheme=\"%s\","
-                           "result=\"%s\"} %" APR_UINT64_T_FMT "\n",
-                           seg->names[i], query_names[k],
-                           AC_METRICS_READ(seg->schemes[i].pg_queries[k]));
-            }
-        }
-    }
-    family(r, "authchain_pg_connections", "gauge",
-           "PostgreSQL connections open in the pools of all children.");
-    for (ps = 0; pg_schemes[ps]; ps++) {
-        EACH_SCHEME(seg, i, n, pg_schemes[ps]) {
-            ap_rprintf(r, "authchain_pg_connections{scheme=\"%s\"} %"
-                       APR_INT64_T_FMT "\n", seg->names[i],
-                       AC_METRICS_READ(seg->schemes[i].pg_open));
-        }
-    }
-    family(r, "authchain_pg_connections_busy", "gauge",
-           "PostgreSQL connections in use by a request now.");
-    for (ps = 0; pg_schemes[ps]; ps++) {
-        EACH_SCHEME(seg, i, n, pg_schemes[ps]) {
-            ap_rprintf(r, "authchain_pg_connections_busy{scheme=\"%s\"} %"
-                       APR_INT64_T_FMT "\n", seg->names[i],
-                       AC_METRICS_READ(seg->schemes[i].pg_busy));
-        }
-    }
-
-    family(r, "authchain_jwks_fetches_total", "counter",
-           "JWK Set fetches of the oauth2 scheme, by result.");
-    EACH_SCHEME(seg, i, n, "oauth2") {
-        for (k = 1; k >= 0; k--) {
-            ap_rprintf(r, "authchain_jwks_fetches_total{scheme=\"%s\","
-                       "result=\"%s\"} %" APR_UINT64_T_FMT "\n",
-                       seg->names[i], k ? "ok" : "error",
-                       AC_METRICS_READ(seg->schemes[i].jwks_fetches[k]));
-        }
+    for (f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+        write_family(r, seg, n, &families[f]);
     }
 
     family(r, "authchain_revocation_listeners", "gauge",
            "Revocation listeners of the token scheme listening now "
            "(AuthTokenRevocationListen).");
-    EACH_SCHEME(seg, i, n, "token") {
-        ap_rprintf(r, "authchain_revocation_listeners{scheme=\"%s\"} %"
-                   APR_INT64_T_FMT "\n", seg->names[i],
-                   AC_METRICS_READ(seg->schemes[i].listening));
-    }
-    family(r, "authchain_revocation_listener_connects_total", "counter",
-           "Connections the revocation listeners made, by result.");
-    EACH_SCHEME(seg, i, n, "token") {
-        for (k = 1; k >= 0; k--) {
-            ap_rprintf(r, "authchain_revocation_listener_connects_total"
-                       "{scheme=\"%s\",result=\"%s\"} %" APR_UINT64_T_FMT
-                       "\n", seg->names[i], k ? "ok" : "error",
-                       AC_METRICS_READ(
-                           seg->schemes[i].listener_connects[k]));
+    for (i = 0; i < n; i++) {
+        int up = 0;
+
+        if (strcmp(seg->names[i], "token") != 0) {
+            continue;
         }
-    }
-    family(r, "authchain_revocation_notifications_total", "counter",
-           "Notifications the revocation listeners received.");
-    EACH_SCHEME(seg, i, n, "token") {
-        ap_rprintf(r, "authchain_revocation_notifications_total{scheme="
-                   "\"%s\"} %" APR_UINT64_T_FMT "\n", seg->names[i],
-                   AC_METRICS_READ(seg->schemes[i].notifications));
+        for (k = 0; k < AC_METRICS_LISTENERS; k++) {
+            apr_int64_t seen = AC_METRICS_READ(seg->schemes[i]
+                                               .listener_seen[k]);
+
+            up += seen != 0 && r->request_time - seen
+                               < AC_METRICS_LISTENER_FRESH;
+        }
+        ap_rprintf(r, "authchain_revocation_listeners{scheme=\"%s\"} %d\n",
+                   seg->names[i], up);
     }
 
     family(r, "authchain_metrics_start_time_seconds", "gauge",

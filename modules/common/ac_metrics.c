@@ -51,89 +51,69 @@ ac_metrics_scheme *ac_metrics_mine(void)
     return slot;
 }
 
+/* Add n to a field of this module's slot, if it has one. */
+#define MINE_ADD(field, n) \
+    do { \
+        ac_metrics_scheme *m_ = ac_metrics_mine(); \
+        if (m_ != NULL) { \
+            AC_METRICS_ADD(m_->field, n); \
+        } \
+    } while (0)
+
 void ac_metrics_cache(int hit)
 {
-    ac_metrics_scheme *m = ac_metrics_mine();
-
-    if (m != NULL) {
-        AC_METRICS_ADD(m->cache[hit ? 1 : 0], 1);
-    }
+    MINE_ADD(cache[hit ? 1 : 0], 1);
 }
 
 void ac_metrics_pg_acquire(ac_metrics_acquire_how how)
 {
-    ac_metrics_scheme *m = ac_metrics_mine();
-
-    if (m != NULL && (unsigned int)how < AC_MPG_ACQUIRE_COUNT) {
-        AC_METRICS_ADD(m->pg_acquire[how], 1);
-        if (how == AC_MPG_CONNECTED) {
-            AC_METRICS_ADD(m->pg_open, 1);
-        }
+    if ((unsigned int)how < AC_MPG_ACQUIRE_COUNT) {
+        MINE_ADD(pg_acquire[how], 1);
+    }
+    if (how == AC_MPG_CONNECTED) {
+        MINE_ADD(pg_open, 1);
     }
 }
 
 void ac_metrics_pg_busy(int delta)
 {
-    ac_metrics_scheme *m = ac_metrics_mine();
-
-    if (m != NULL) {
-        AC_METRICS_ADD(m->pg_busy, delta);
-    }
+    MINE_ADD(pg_busy, delta);
 }
 
 void ac_metrics_pg_closed(void)
 {
-    ac_metrics_scheme *m = ac_metrics_mine();
-
-    if (m != NULL) {
-        AC_METRICS_ADD(m->pg_open, -1);
-    }
+    MINE_ADD(pg_open, -1);
 }
 
 void ac_metrics_pg_query(ac_metrics_query_result result)
 {
-    ac_metrics_scheme *m = ac_metrics_mine();
-
-    if (m != NULL && (unsigned int)result < AC_MPQ_COUNT) {
-        AC_METRICS_ADD(m->pg_queries[result], 1);
+    if ((unsigned int)result < AC_MPQ_COUNT) {
+        MINE_ADD(pg_queries[result], 1);
     }
 }
 
 void ac_metrics_jwks_fetch(int ok)
 {
-    ac_metrics_scheme *m = ac_metrics_mine();
-
-    if (m != NULL) {
-        AC_METRICS_ADD(m->jwks_fetches[ok ? 1 : 0], 1);
-    }
+    MINE_ADD(jwks_fetches[ok ? 1 : 0], 1);
 }
 
 void ac_metrics_listener_connect(int ok)
 {
-    ac_metrics_scheme *m = ac_metrics_mine();
-
-    if (m != NULL) {
-        AC_METRICS_ADD(m->listener_connects[ok ? 1 : 0], 1);
-        if (ok) {
-            AC_METRICS_ADD(m->listening, 1);
-        }
-    }
+    MINE_ADD(listener_connects[ok ? 1 : 0], 1);
 }
 
-void ac_metrics_listener_lost(void)
+void ac_metrics_listener_seen(int index, int listening)
 {
     ac_metrics_scheme *m = ac_metrics_mine();
 
-    if (m != NULL) {
-        AC_METRICS_ADD(m->listening, -1);
+    if (m != NULL && index >= 0 && index < AC_METRICS_LISTENERS) {
+        __atomic_store_n(&m->listener_seen[index],
+                         listening ? (apr_int64_t)apr_time_now() : 0,
+                         __ATOMIC_RELAXED);
     }
 }
 
 void ac_metrics_notification(void)
 {
-    ac_metrics_scheme *m = ac_metrics_mine();
-
-    if (m != NULL) {
-        AC_METRICS_ADD(m->notifications, 1);
-    }
+    MINE_ADD(notifications, 1);
 }

@@ -31,6 +31,10 @@
 #define AC_METRICS_MAGIC 0x61636d02u     /* "acm" and the layout's version */
 #define AC_METRICS_SCHEMES 16            /* scheme slots per node */
 #define AC_METRICS_NAME 32               /* a scheme's name, NUL included */
+#define AC_METRICS_LISTENERS 8           /* revocation listeners per scheme */
+/* a listener that said so within this time counts as listening (it says
+ * so every few hundred milliseconds while it is) */
+#define AC_METRICS_LISTENER_FRESH apr_time_from_sec(5)
 
 /* The outcomes: auth_chain_status's order (mod_auth_chain.h). */
 #define AC_METRICS_OUTCOMES 5
@@ -86,7 +90,8 @@ typedef struct {
     apr_int64_t pg_open;                  /* connections open, all children */
     apr_int64_t pg_busy;                  /* of them in use by a request */
     apr_uint64_t jwks_fetches[2];         /* JWK Set fetches: failed, ok */
-    apr_int64_t listening;                /* revocation listeners listening */
+    apr_int64_t listener_seen[AC_METRICS_LISTENERS];  /* apr_time_t: last
+                                           * seen listening; 0: stopped */
     apr_uint64_t listener_connects[2];    /* failed, ok */
     apr_uint64_t notifications;
 } ac_metrics_scheme;
@@ -135,10 +140,12 @@ void ac_metrics_pg_closed(void);
 void ac_metrics_pg_query(ac_metrics_query_result result);
 /* A JWK Set fetch ended: ok 1 for a 200 answer (modules/oauth2/jwks.c). */
 void ac_metrics_jwks_fetch(int ok);
-/* A revocation listener connected (ok 1) or failed to; it stopped
- * listening; a notification arrived. */
+/* A revocation listener connected (ok 1) or failed to; listener number
+ * `index` (ac_pg_listen_spec) is listening now (a heartbeat), or stopped;
+ * a notification arrived.  A heartbeat, not a gauge counted up and down:
+ * a child that dies with its listener leaves nothing behind. */
 void ac_metrics_listener_connect(int ok);
-void ac_metrics_listener_lost(void);
+void ac_metrics_listener_seen(int index, int listening);
 void ac_metrics_notification(void);
 
 #endif /* AC_METRICS_H */

@@ -1046,16 +1046,16 @@ void ac_pg_listener_run(ac_pg_listener *l, server_rec *s,
     }
     /* what arrived before a loss is still delivered */
     while ((n = PQnotifies(l->conn)) != NULL) {
-        ac_metrics_notification();
         l->spec.notified(l->spec.ctx, s, n->extra, p);
+        ac_metrics_notification();      /* counted once handled */
         PQfreemem(n);
     }
     if (err != NULL) {
         PQfinish(l->conn);
         l->conn = NULL;
-        ac_metrics_listener_lost();
         listener_down(l, s, err);
     }
+    ac_metrics_listener_seen(l->spec.index, l->conn != NULL);
     apr_thread_mutex_unlock(l->lock);
 }
 
@@ -1068,7 +1068,7 @@ int ac_pg_listener_close(ac_pg_listener *l)
     if (l->conn != NULL) {
         PQfinish(l->conn);
         l->conn = NULL;
-        ac_metrics_listener_lost();
+        ac_metrics_listener_seen(l->spec.index, 0);
         was = 1;
     }
     apr_thread_mutex_unlock(l->lock);

@@ -950,6 +950,7 @@ static int revocation_setup(apr_pool_t *pconf, apr_pool_t *ptemp,
         spec.notified = revocation_notified;
         spec.listening = revocation_listening;
         spec.ctx = tl;
+        spec.index = i;
         /* a watchdog (a thread) per database: each waits on its own
          * connection */
         if ((tl->listener = ac_pg_listener_create(pconf, &spec)) == NULL
