@@ -81,6 +81,8 @@ bench_workdir() {
 bench_cleanup() {
     trap - EXIT INT TERM HUP
     ac_httpd_stop "$work/httpd.pid"
+    local n
+    for n in "${!NODE_HTTPD[@]}"; do ac_httpd_stop "$work/$n/httpd.pid"; done
     declare -F bench_cleanup_more >/dev/null && bench_cleanup_more
     ac_pg_stop
     [ "$keep" = yes ] || rm -rf "$work"
@@ -182,6 +184,32 @@ bench_httpd_start() {
     [ "$up" = yes ] || { tail -n 20 "$work/logs/error_log" >&2; ac_die "httpd does not answer on $base"; }
     httpd_pid=$(cat "$work/httpd.pid")
     BENCH_OURS+=("$httpd_pid")
+}
+
+# bench_other_node NAME < CONF: another httpd, node NAME, in $work/NAME,
+# on its own port, from the text of an httpd.conf written for the first
+# (its Listen, PidFile, ErrorLog and DefaultRuntimeDir rewritten).  Sets
+# NODE_PORT[NAME] and NODE_HTTPD[NAME] (its pid, also in BENCH_OURS);
+# bench_cleanup stops it.
+declare -A NODE_PORT NODE_HTTPD
+bench_other_node() {
+    local name=$1 dir=$work/$1 p up=no
+    p=$(ac_free_port) || ac_die "no free port for node $name"
+    mkdir -p "$dir/logs" "$dir/run"
+    sed -e "s|^Listen 127.0.0.1:$port\$|Listen 127.0.0.1:$p|" \
+        -e "s|^PidFile .*|PidFile \"$dir/httpd.pid\"|" \
+        -e "s|^ErrorLog .*|ErrorLog \"$dir/logs/error_log\"|" \
+        -e "s|^DefaultRuntimeDir .*|DefaultRuntimeDir \"$dir/run\"|" >"$dir/httpd.conf"
+    "$httpd" -f "$dir/httpd.conf" -k start ||
+        { tail -n 20 "$dir/logs/error_log" >&2; ac_die "node $name did not start"; }
+    for _ in $(seq 1 50); do
+        curl -s -o /dev/null "http://127.0.0.1:$p/static/$file" && { up=yes; break; }
+        sleep 0.1
+    done
+    [ "$up" = yes ] || ac_die "node $name does not answer on port $p"
+    NODE_HTTPD[$name]=$(cat "$dir/httpd.pid")
+    BENCH_OURS+=("${NODE_HTTPD[$name]}")
+    NODE_PORT[$name]=$p
 }
 
 # bench_url CASE: where wrk and the checks ask for the file of CASE

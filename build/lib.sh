@@ -13,7 +13,7 @@ AC_PACKAGES="apache2 apache2-dev apache2-utils libapache2-mod-perl2
     libaprutil1-dbd-pgsql postgresql autoconf automake libtool pkg-config
     make gcc curl redis-server memcached libcryptx-perl libhttp-daemon-perl
     libwww-perl liblwp-protocol-https-perl libio-socket-ssl-perl openssl
-    clang-14 libclang-rt-14-dev"
+    clang-14 libclang-rt-14-dev prometheus"
 
 ac_say() { printf '==> %s\n' "$*" >&2; }
 ac_warn() { printf 'warning: %s\n' "$*" >&2; }

@@ -26,7 +26,7 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 use ChainTest;
 
-plan tests => 13;
+plan tests => 14;
 
 my $root = Apache::Test::vars('serverroot');
 my $reload_conf = "$root/logs/graceful-reload.conf";
@@ -77,6 +77,7 @@ sub header_of_static {
 my $key = new_key('graceful');
 my $log_from = error_log_size();
 my $parent = parent_pid();
+my $before = metrics();
 my $load = load_start(hostport => $hostport, keepalive => 1,
                       clients => 2, rate => 30, timeout => 10,
                       requests => [['/gtoken/index.html',
@@ -124,6 +125,14 @@ my $retried = grep { $_->{retries} } @$all;
 t_debug("$retried requests sent again after their keep-alive connection closed");
 ok t_cmp(scalar(grep { $_->{t1} - $_->{t0} > 5 } @$all), 0,
          'no request took more than 5 s');
+
+# The counters live in the parent's segment (docs/operations.md)
+my $after = metrics();
+my $granted = 'authchain_decisions_total{scheme="token",outcome="granted",reason="ok"}';
+my $start = 'authchain_metrics_start_time_seconds';
+ok t_cmp([$after->{$start} == $before->{$start} ? 1 : 0,
+          $after->{$granted} - $before->{$granted} >= ($by_path{0} // 0) ? 1 : 0],
+         [1, 1], 'the metrics survive graceful restarts: every granted key of the load is counted');
 
 my $res = raw_http($hostport, "GET /gtoken/index.html HTTP/1.0\r\n"
                              . "Authorization: Token $key\r\n\r\n");

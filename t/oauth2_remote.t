@@ -19,7 +19,7 @@ use Time::HiRes qw(time sleep);
 use ChainTest;
 use OAuth2Test;
 
-plan tests => 32;
+plan tests => 35;
 
 my $dir = tempdir(CLEANUP => 1);
 my $ep = "$dir/endpoint";
@@ -90,6 +90,9 @@ $common    AuthOAuth2Introspect $url/introspect
 <Location /introspect/dead>
     AuthOAuth2Introspect $dead/introspect
 </Location>
+<Location /metrics>
+    SetHandler auth-chain-metrics
+</Location>
 EOC
     close $fh;
 }
@@ -121,11 +124,25 @@ ok t_cmp(answer(call('/jwks/env', jwt('https://rotating.test', 'old', 'rot1'))),
 ok t_cmp(answer(call('/jwks/env', jwt('https://rotating.test', 'old', 'rot2'))),
          [200, 'rot2'], 'a second token of that kid is granted');
 ok t_cmp(fetches(), 1, 'from the keys fetched once');
+my $jwks_ok = 'authchain_jwks_fetches_total{scheme="oauth2",result="ok"}';
+my $jwks_error = 'authchain_jwks_fetches_total{scheme="oauth2",result="error"}';
+# the watchdog's first round: two JWK Sets fetched (/jwks, /refresh), two
+# not (/broken answers no keys, /dead within its 2 s timeout)
+my $m0;
+for (1 .. 50) {
+    $m0 = metrics("http://127.0.0.1:$port/metrics");
+    last if $m0->{$jwks_ok} + $m0->{$jwks_error} >= 4;
+    sleep 0.1;
+}
+ok t_cmp([$m0->{$jwks_ok}, $m0->{$jwks_error}], [2, 2],
+         'the metrics count the fetches of the first round: 2 ok, 2 failed');
 
 endpoint_write($ep, 'jwks.json', jwks_of('new'));
 ok t_cmp(answer(call('/jwks/env', jwt('https://rotating.test', 'new', 'rot3'))),
          [200, 'rot3'], 'after the rotation a token of the new kid is granted');
 ok t_cmp(fetches(), 2, 'the unknown kid made one refetch');
+ok t_cmp(metrics("http://127.0.0.1:$port/metrics")->{$jwks_ok} - $m0->{$jwks_ok}, 1,
+         'which the metrics count');
 ok t_cmp(answer(call('/jwks/env', jwt('https://rotating.test', 'old', 'rot4'))),
          [401, 'unknown key'], 'the old kid, no longer published, is an unknown key');
 endpoint_write($ep, 'jwks.json', jwks_of('new', 'newer'));
@@ -222,6 +239,9 @@ $took = time - $t0;
 ok t_cmp([$res->code, $res->header('Retry-After') ? 1 : 0], [503, 1],
          'a JWK Set URL unreachable with no keys yet: 503 with Retry-After');
 ok t_cmp($took < 3 ? 1 : 0, 1, 'within AuthOAuth2Timeout');
+my $m1 = metrics("http://127.0.0.1:$port/metrics");
+ok t_cmp($m1->{$jwks_error} - $m0->{$jwks_error} >= 1 ? 1 : 0, 1,
+         'the metrics count the failed fetches');
 $res = call('/introspect/env', 'opaque-active');
 ok t_cmp([$res->code, $res->header('Retry-After') ? 1 : 0], [503, 1],
          'the introspection endpoint down: 503 with Retry-After, not 401');

@@ -37,6 +37,7 @@
 #include "ac_common.h"
 #include "ac_conf.h"
 #include "ac_request.h"
+#include "metrics.h"
 #include "throttle.h"
 
 module AP_MODULE_DECLARE_DATA auth_chain_module;
@@ -286,6 +287,7 @@ static const command_rec chain_cmds[] = {
                  "({\"detail\": ...} as Django REST framework answers "
                  "401, 403, 429 and 503)"),
     CHAIN_THROTTLE_CMDS(chain_dir_conf, throttles),
+    CHAIN_METRICS_CMD,
     {NULL}
 };
 
@@ -399,6 +401,7 @@ static const char *status_name(auth_chain_status status)
 static chain_answer *consult(request_rec *r, const chain_scheme *s)
 {
     chain_answer *a = apr_pcalloc(r->pool, sizeof(*a));
+    apr_time_t start = chain_metrics_clock();
 
     a->name = s->name;
     a->provider = s->provider;
@@ -418,6 +421,7 @@ static chain_answer *consult(request_rec *r, const chain_scheme *s)
         a->status = AUTH_CHAIN_DENIED;
         a->res.reason = "Authentication failed.";
     }
+    chain_metrics_decision(s->name, a->status, &a->res, start);
 
     switch (a->status) {
     case AUTH_CHAIN_DENIED:
@@ -1271,6 +1275,7 @@ static const auth_chain_provider basic_provider = {
 static void register_hooks(apr_pool_t *p)
 {
     AC_LOG_MODULE(auth_chain);
+    chain_metrics_register(p);
     ap_hook_pre_config(chain_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     chain_throttle_register_hooks(p);
     ap_hook_open_logs(chain_open_logs, NULL, NULL, APR_HOOK_MIDDLE);

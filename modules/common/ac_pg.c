@@ -15,6 +15,7 @@
 #include "http_log.h"
 
 #include "ac_common.h"
+#include "ac_metrics.h"
 #include "ac_request.h"
 #include "ac_pg.h"
 
@@ -288,6 +289,7 @@ static void close_conn(ac_pg_conn *c)
     if (c->conn) {
         PQfinish(c->conn);
     }
+    ac_metrics_pg_closed();
     apr_pool_destroy(c->pool);
 }
 
@@ -321,11 +323,14 @@ static ac_pg_conn *acquire(ac_pg_pool *pool, apr_pool_t *p,
             c = pool->idle;
             pool->idle = c->next;
             apr_thread_mutex_unlock(pool->lock);
+            ac_metrics_pg_acquire(AC_MPG_IDLE);
+            ac_metrics_pg_busy(1);
             *fresh = 0;
             return c;
         }
         if (apr_time_now() < pool->retry_after) {
             apr_thread_mutex_unlock(pool->lock);
+            ac_metrics_pg_acquire(AC_MPG_BACKOFF);
             *err = "the database was unreachable moments ago";
             return NULL;
         }
@@ -338,6 +343,7 @@ static ac_pg_conn *acquire(ac_pg_pool *pool, apr_pool_t *p,
                                          deadline - apr_time_now())
                == APR_TIMEUP) {
             apr_thread_mutex_unlock(pool->lock);
+            ac_metrics_pg_acquire(AC_MPG_EXHAUSTED);
             *err = "every pooled connection stayed busy";
             return NULL;
         }
@@ -359,8 +365,11 @@ static ac_pg_conn *acquire(ac_pg_pool *pool, apr_pool_t *p,
                                             : AC_PG_BACKOFF);
         apr_thread_cond_signal(pool->freed);
         apr_thread_mutex_unlock(pool->lock);
+        ac_metrics_pg_acquire(AC_MPG_CONNECT_FAILED);
         return NULL;
     }
+    ac_metrics_pg_acquire(AC_MPG_CONNECTED);
+    ac_metrics_pg_busy(1);
     plan_once(conn, deadline);
     /* unmanaged: request threads must not create subpools of pchild */
     apr_pool_create_unmanaged_ex(&cp, NULL, NULL);
@@ -375,6 +384,7 @@ static ac_pg_conn *acquire(ac_pg_pool *pool, apr_pool_t *p,
 /* Give a connection back, or close it when it failed. */
 static void release(ac_pg_pool *pool, ac_pg_conn *c, int healthy)
 {
+    ac_metrics_pg_busy(-1);
     apr_thread_mutex_lock(pool->lock);
     if (healthy && PQstatus(c->conn) == CONNECTION_OK
         && PQtransactionStatus(c->conn) == PQTRANS_IDLE) {
@@ -559,6 +569,7 @@ static PGresult *query_by(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
         release(pool, c, conn_ok);
         if (res != NULL) {
             note_health(pool, s, what, 1, NULL);
+            ac_metrics_pg_query(AC_MPQ_OK);
             *st = AC_PG_OK;
             return res;
         }
@@ -568,6 +579,7 @@ static PGresult *query_by(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AC_LOGNO(0220)
                          "%s: configuration error, not an outage: the "
                          "database refuses the statement: %s", what, err);
+            ac_metrics_pg_query(AC_MPQ_REFUSED);
             *st = AC_PG_REFUSED;
             return NULL;
         }
@@ -583,6 +595,7 @@ static PGresult *query_by(ac_pg_pool *pool, server_rec *s, apr_pool_t *p,
         }
     }
     note_health(pool, s, what, 0, err ? err : "unknown error");
+    ac_metrics_pg_query(AC_MPQ_UNAVAILABLE);
     *st = AC_PG_UNAVAILABLE;
     return NULL;
 }
@@ -1001,11 +1014,13 @@ void ac_pg_listener_run(ac_pg_listener *l, server_rec *s,
             return;
         }
         if ((l->conn = listen_connect(l, p, &err)) == NULL) {
+            ac_metrics_listener_connect(0);
             listener_down(l, s, err);
             apr_thread_mutex_unlock(l->lock);
             return;
         }
         since = apr_time_now();
+        ac_metrics_listener_connect(1);
         if (l->degraded) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AC_LOGNO(0212)
                          "%s: listening to the database again; what was "
@@ -1032,6 +1047,7 @@ void ac_pg_listener_run(ac_pg_listener *l, server_rec *s,
     /* what arrived before a loss is still delivered */
     while ((n = PQnotifies(l->conn)) != NULL) {
         l->spec.notified(l->spec.ctx, s, n->extra, p);
+        ac_metrics_notification();      /* counted once handled */
         PQfreemem(n);
     }
     if (err != NULL) {
@@ -1039,6 +1055,7 @@ void ac_pg_listener_run(ac_pg_listener *l, server_rec *s,
         l->conn = NULL;
         listener_down(l, s, err);
     }
+    ac_metrics_listener_seen(l->spec.index, l->conn != NULL);
     apr_thread_mutex_unlock(l->lock);
 }
 
@@ -1051,6 +1068,7 @@ int ac_pg_listener_close(ac_pg_listener *l)
     if (l->conn != NULL) {
         PQfinish(l->conn);
         l->conn = NULL;
+        ac_metrics_listener_seen(l->spec.index, 0);
         was = 1;
     }
     apr_thread_mutex_unlock(l->lock);

@@ -137,6 +137,8 @@ typedef struct {
     ac_pg_notified_fn *notified;
     ac_pg_listening_fn *listening;
     void *ctx;
+    int index;                      /* the caller's number for it (0...),
+                                     * for the metrics (ac_metrics.h) */
 } ac_pg_listen_spec;
 
 /* At configuration time (post_config, in pconf): nothing connects yet. */

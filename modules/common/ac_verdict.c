@@ -4,6 +4,7 @@
 
 #include "ac_common.h"
 #include "ac_key.h"
+#include "ac_metrics.h"
 #include "ac_record.h"
 #include "ac_verdict.h"
 
@@ -48,8 +49,11 @@ int ac_verdict_get(ac_cache *c, server_rec *s, const unsigned char id[32],
     apr_int64_t n[4];
     int i;
 
-    if (c == NULL || nfields > AC_VERDICT_FIELDS
-        || !ac_cache_get(c, s, id, 32, buf, &len, p)) {
+    if (c == NULL || nfields > AC_VERDICT_FIELDS) {
+        return 0;
+    }
+    if (!ac_cache_get(c, s, id, 32, buf, &len, p)) {
+        ac_metrics_cache(0);
         return 0;
     }
     memset(v, 0, sizeof(*v));
@@ -58,6 +62,7 @@ int ac_verdict_get(ac_cache *c, server_rec *s, const unsigned char id[32],
     }
     head = ac_record_decode(p, buf, len, fields, nfields);
     if (head == NULL || !ac_record_numbers(head, n, 4) || n[0] < 0) {
+        ac_metrics_cache(0);
         return 0;
     }
     v->verdict = (int)n[0];
@@ -65,7 +70,12 @@ int ac_verdict_get(ac_cache *c, server_rec *s, const unsigned char id[32],
     v->mark = n[2];
     v->loaded = (apr_time_t)n[3];
     /* the reader's TTL, whoever stored it */
-    return apr_time_now() < v->loaded + lifetime(ttl, v);
+    if (apr_time_now() >= v->loaded + lifetime(ttl, v)) {
+        ac_metrics_cache(0);
+        return 0;
+    }
+    ac_metrics_cache(1);
+    return 1;
 }
 
 void ac_verdict_put(ac_cache *c, server_rec *s, const unsigned char id[32],

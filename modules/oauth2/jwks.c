@@ -225,6 +225,7 @@ static void refresh_keys(const remote_keys *rk, const slot_conf *c,
 
     why = get_document(p, url, "application/jwk-set+json, application/json",
                        AC_JOSE_MAX_JWKS, c->timeout, &resp);
+    ac_metrics_jwks_fetch(why == NULL);
     now = apr_time_now();
     if (why == NULL && (sl->gen == 0 || resp.len != sl->len
                         || memcmp(resp.body, sl->body, resp.len) != 0)) {

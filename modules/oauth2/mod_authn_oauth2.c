@@ -552,6 +552,7 @@ static void register_hooks(apr_pool_t *p)
     static const char *const after_chain[] = { "mod_auth_chain.c", NULL };
 
     AC_LOG_MODULE(authn_oauth2);
+    ac_metrics_count_for("oauth2");     /* what modules/common counts */
     ap_hook_pre_config(oauth2_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(oauth2_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(oauth2_check_db, NULL, NULL, APR_HOOK_MIDDLE);

@@ -42,6 +42,7 @@
 #include "ac_key.h"
 #include "ac_request.h"
 #include "ac_verdict.h"
+#include "ac_metrics.h"
 
 extern module AP_MODULE_DECLARE_DATA authn_oauth2_module;
 

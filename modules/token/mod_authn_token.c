@@ -27,6 +27,7 @@
 #include "mod_watchdog.h"
 
 #include "mod_auth_chain.h"
+#include "ac_metrics.h"
 #include "ac_common.h"
 #include "ac_cache.h"
 #include "ac_conf.h"
@@ -949,6 +950,7 @@ static int revocation_setup(apr_pool_t *pconf, apr_pool_t *ptemp,
         spec.notified = revocation_notified;
         spec.listening = revocation_listening;
         spec.ctx = tl;
+        spec.index = i;
         /* a watchdog (a thread) per database: each waits on its own
          * connection */
         if ((tl->listener = ac_pg_listener_create(pconf, &spec)) == NULL
@@ -1011,6 +1013,7 @@ static void token_child_init(apr_pool_t *pchild, server_rec *s)
 static void register_hooks(apr_pool_t *p)
 {
     AC_LOG_MODULE(authn_token);
+    ac_metrics_count_for("token");     /* what modules/common counts */
     ap_hook_pre_config(token_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(token_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(token_post_config, NULL, NULL, APR_HOOK_MIDDLE);

@@ -741,4 +741,25 @@ sub answers_of {
     return @answers;
 }
 
+# --- the node's metrics (SetHandler auth-chain-metrics) --------------------
+
+# The page at $url (default: /metrics of the test server) as
+# { 'name{labels}' => value }; dies unless it answers 200.
+sub metrics {
+    my ($url) = @_;
+    require LWP::UserAgent;
+    $url //= 'http://' . Apache::Test::vars('servername') . ':'
+             . Apache::Test::vars('port') . '/metrics';
+    my $res = LWP::UserAgent->new(timeout => 10)->get($url);
+    die "GET $url: " . $res->code unless $res->code == 200;
+    my %m;
+    for (split /\n/, $res->content) {
+        next if /^#/;
+        $m{$1} = $2 + 0 if /^(\S+) (\S+)$/;
+    }
+    return \%m;
+}
+push @EXPORT, qw(metrics);
+
+
 1;
