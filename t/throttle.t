@@ -12,12 +12,13 @@ use Apache::Test;
 use Apache::TestRequest;
 use Apache::TestUtil;
 use File::Temp qw(tempdir);
+use JSON::PP qw(decode_json);
 use IO::Socket::INET;
 use LWP::UserAgent;
 use Time::HiRes ();
 use ChainTest;
 
-plan tests => 42;
+plan tests => 45;
 
 my $base = Apache::TestRequest::resolve_url('/');
 $base =~ s{/$}{};
@@ -51,6 +52,26 @@ sub codes {
     return join ' ', map { get(@args)->code } 1 .. $n;
 }
 
+# The audit log's 429 lines of $path/env (written after the response:
+# wait for $want of them).
+my $audit = Apache::Test::vars('serverroot') . '/logs/audit_log';
+sub audit_429 {
+    my ($path, $want) = @_;
+    my @l;
+    for (1 .. 50) {
+        @l = ();
+        if (open my $fh, '<', $audit) {
+            @l = grep { $_->{uri} eq "$path/env" && $_->{status} == 429 }
+                 map { eval { decode_json($_) } // () } <$fh>;
+        }
+        last if @l >= $want;
+        Time::HiRes::sleep(0.1);
+    }
+    return [map { "$_->{decision} " . ($_->{user} // '-') . " $_->{reason}" } @l];
+}
+my $throttled = 'authchain_throttled_total{throttle="%s"}';
+my $m0 = metrics();
+
 # --- per user (UserRateThrottle) ------------------------------------------
 
 ok t_cmp(codes(4, '/throttle/user', 'gina'), '200 200 200 429',
@@ -65,6 +86,9 @@ ok t_cmp($n, $res->header('Retry-After') // -1,
 my $after = $res->header('Retry-After') // 0;
 ok t_cmp($after >= 15 && $after <= 20, 1,
          'GCRA 3/min: the next request in 20 s (one every period/N)');
+ok t_cmp(audit_429('/throttle/user', 2),
+         [map { qr/^granted gina Request was throttled\. Expected available in \d+ seconds\.$/ } 1, 2],
+         'the audit log has both 429s of gina, granted, with DRF\'s message as the reason');
 ok t_cmp(get('/throttle/user', 'hank')->code, 200,
          'another user has a count of its own');
 ok t_cmp(codes(4, '/throttle/user', '-', '127.0.0.2'), '200 200 200 429',
@@ -80,6 +104,14 @@ ok t_cmp(codes(3, '/throttle/anon', 'ivan', '127.0.0.4'), '200 200 200',
          'an authenticated caller from that address is not throttled by it');
 ok t_cmp(get('/throttle/anon', '-', '127.0.0.5')->code, 200,
          'another address has a count of its own');
+ok t_cmp(audit_429('/throttle/anon', 1),
+         [qr/^anonymous - Request was throttled\./],
+         'an anonymous 429 is in the audit log too');
+my $m1 = metrics();
+ok t_cmp([map { $m1->{sprintf $throttled, $_} - $m0->{sprintf $throttled, $_} }
+              qw(user anon credential scope)],
+         [3, 1, 0, 0],
+         'the metrics count the 429s by the kind of throttle that refused');
 
 # --- per credential ---------------------------------------------------------
 

@@ -26,6 +26,11 @@
 #include "ac_common.h"
 #include "ac_metrics.h"
 #include "metrics.h"
+#include "throttle.h"
+
+/* one counter per kind of throttle */
+_Static_assert(AC_METRICS_THROTTLES == CHAIN_THROTTLE_KINDS,
+               "AC_METRICS_THROTTLES is not the number of throttle kinds");
 
 #define METRICS_HANDLER "auth-chain-metrics"
 #define METRICS_USERDATA "auth_chain_metrics_segment"
@@ -144,6 +149,13 @@ static int metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 }
 
 /* --- counting the chain's decisions ---------------------------------------- */
+
+void chain_metrics_throttled(int kind)
+{
+    if (segment != NULL && kind >= 0 && kind < AC_METRICS_THROTTLES) {
+        AC_METRICS_ADD(segment->throttled[kind], 1);
+    }
+}
 
 apr_time_t chain_metrics_clock(void)
 {
@@ -435,6 +447,15 @@ static void write_metrics(request_rec *r, ac_metrics_segment *seg)
         }
         ap_rprintf(r, "authchain_revocation_listeners{scheme=\"%s\"} %d\n",
                    seg->names[i], up);
+    }
+
+    family(r, "authchain_throttled_total", "counter",
+           "Requests AuthChainThrottle answered 429, by the kind of the "
+           "throttle that refused.");
+    for (k = 0; k < AC_METRICS_THROTTLES; k++) {
+        ap_rprintf(r, "authchain_throttled_total{throttle=\"%s\"} %"
+                   APR_UINT64_T_FMT "\n", chain_throttle_kinds[k],
+                   AC_METRICS_READ(seg->throttled[k]));
     }
 
     family(r, "authchain_metrics_start_time_seconds", "gauge",

@@ -35,4 +35,8 @@ apr_time_t chain_metrics_clock(void);
 void chain_metrics_decision(const char *scheme, auth_chain_status status,
                             const auth_chain_result *res, apr_time_t start);
 
+/* AuthChainThrottle answered 429: the throttle that refused was of
+ * kind `kind` (throttle.h's chain_throttle_kinds). */
+void chain_metrics_throttled(int kind);
+
 #endif /* CHAIN_METRICS_H */

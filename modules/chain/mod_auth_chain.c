@@ -955,7 +955,7 @@ static int chain_audit(request_rec *r)
     request_rec *final = r, *last;
     const chain_state *st;
     const chain_answer *d, *who;
-    const char *line;
+    const char *line, *reason, *throttled;
     char when[APR_RFC822_DATE_LEN + 8];
     apr_time_exp_t t;
     apr_size_t len;
@@ -975,11 +975,14 @@ static int chain_audit(request_rec *r)
         return DECLINED;
     }
     d = st->decisive;
-    if (d == NULL && final->status != HTTP_UNAUTHORIZED
+    throttled = apr_table_get(r->notes, CHAIN_THROTTLED_NOTE);
+    if (d == NULL && throttled == NULL && final->status != HTTP_UNAUTHORIZED
         && final->status != HTTP_FORBIDDEN) {
         return DECLINED;        /* anonymous, and let in */
     }
     who = d ? d : st->denied;
+    reason = throttled ? throttled
+             : who && who != st->granted ? who->res.reason : NULL;
     apr_time_exp_gmt(&t, r->request_time);
     apr_snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
                  t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour,
@@ -995,8 +998,7 @@ static int chain_audit(request_rec *r)
         ",\"scheme\":", who ? audit_string(r->pool, who->name) : "null",
         ",\"user\":", audit_string(r->pool, st->granted
                                              ? st->granted->res.user : NULL),
-        ",\"reason\":", audit_string(r->pool, who && who != st->granted
-                                               ? who->res.reason : NULL),
+        ",\"reason\":", audit_string(r->pool, reason),
         ",\"credential\":", st->granted ? audit_credential(r->pool, st->data)
                                          : "null",
         "}\n", NULL);

@@ -47,6 +47,7 @@
 #include <jansson.h>
 
 #include "ac_common.h"
+#include "metrics.h"
 #include "throttle.h"
 
 extern module AP_MODULE_DECLARE_DATA auth_chain_module;
@@ -61,8 +62,9 @@ APLOG_USE_MODULE(auth_chain);
 
 typedef enum { T_ANON, T_USER, T_CREDENTIAL, T_SCOPE } throttle_kind;
 
-static const char *const kind_names[] = { "anon", "user", "credential",
-                                          "scope" };
+const char *const chain_throttle_kinds[CHAIN_THROTTLE_KINDS] = {
+    "anon", "user", "credential", "scope"
+};
 
 typedef struct {
     throttle_kind kind;
@@ -179,7 +181,7 @@ const char *chain_throttle_set(cmd_parms *cmd, void *dconf, int argc,
         return NULL;
     }
     for (i = 0; i < 4; i++) {
-        if (argc > 0 && strcmp(argv[0], kind_names[i]) == 0) {
+        if (argc > 0 && strcmp(argv[0], chain_throttle_kinds[i]) == 0) {
             kind = i;
         }
     }
@@ -624,9 +626,11 @@ int chain_throttle_check(request_rec *r, const apr_array_header_t *throttles,
     detail = apr_psprintf(r->pool, "Request was throttled. Expected "
                           "available in %" APR_INT64_T_FMT " second%s.",
                           secs, secs == 1 ? "" : "s");
+    apr_table_setn(r->notes, CHAIN_THROTTLED_NOTE, detail);
+    chain_metrics_throttled(ts[worst]->kind);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AC_LOGNO(0094)
                   "throttled by the %s%s%s throttle (%s) for %s%s: %s",
-                  kind_names[ts[worst]->kind], ts[worst]->scope ? " " : "",
+                  chain_throttle_kinds[ts[worst]->kind], ts[worst]->scope ? " " : "",
                   ts[worst]->scope ? ts[worst]->scope : "", ts[worst]->rate,
                   user ? "user " : "", user ? ap_escape_logitem(r->pool, user)
                                             : r->useragent_ip, detail);

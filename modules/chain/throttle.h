@@ -48,6 +48,15 @@ const char *chain_throttle_set_slots(cmd_parms *cmd, void *dummy,
                   RSRC_CONF, \
                   "counters in the node's shared memory (default 16384)")
 
+/* The kinds of throttle, as AuthChainThrottle writes them (the metrics'
+ * label values). */
+#define CHAIN_THROTTLE_KINDS 4
+extern const char *const chain_throttle_kinds[CHAIN_THROTTLE_KINDS];
+
+/* The note of a client request that was throttled: DRF's message, for
+ * the audit log. */
+#define CHAIN_THROTTLED_NOTE "auth-chain-throttled"
+
 /* Hooks: pre_config, post_config (the shared table), child_init. */
 void chain_throttle_register_hooks(apr_pool_t *p);
 
@@ -56,7 +65,7 @@ void chain_throttle_register_hooks(apr_pool_t *p);
  * as `user` by `scheme` with the auth data `data` (all NULL: anonymous).
  * Every throttle counts the request (as DRF's check_throttles); returns
  * OK, or HTTP_TOO_MANY_REQUESTS with Retry-After set to the longest
- * wait. */
+ * wait, CHAIN_THROTTLED_NOTE set and the 429 counted in the metrics. */
 int chain_throttle_check(request_rec *r, const apr_array_header_t *throttles,
                          const char *user, const char *scheme,
                          const char *data);

@@ -28,13 +28,17 @@
 
 /* --- the segment's layout (the owner's and the counters' contract) ----- */
 
-#define AC_METRICS_MAGIC 0x61636d02u     /* "acm" and the layout's version */
+#define AC_METRICS_MAGIC 0x61636d03u     /* "acm" and the layout's version */
 #define AC_METRICS_SCHEMES 16            /* scheme slots per node */
 #define AC_METRICS_NAME 32               /* a scheme's name, NUL included */
 #define AC_METRICS_LISTENERS 8           /* revocation listeners per scheme */
 /* a listener that said so within this time counts as listening (it says
  * so every few hundred milliseconds while it is) */
 #define AC_METRICS_LISTENER_FRESH apr_time_from_sec(5)
+
+/* Requests AuthChainThrottle answered 429, by the kind of the throttle
+ * that refused (anon, user, credential, scope: modules/chain/throttle.h). */
+#define AC_METRICS_THROTTLES 4
 
 /* The outcomes: auth_chain_status's order (mod_auth_chain.h). */
 #define AC_METRICS_OUTCOMES 5
@@ -102,6 +106,7 @@ typedef struct {
     apr_int64_t created;                  /* apr_time_t */
     char names[AC_METRICS_SCHEMES][AC_METRICS_NAME];
     ac_metrics_scheme schemes[AC_METRICS_SCHEMES];
+    apr_uint64_t throttled[AC_METRICS_THROTTLES];
 } ac_metrics_segment;
 
 /* The owner's optional function: the segment, or NULL (metrics off, or
