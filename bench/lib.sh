@@ -263,13 +263,16 @@ HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 bench_cpu_ticks() {   # all CPU time, and the busy part (not idle, iowait, steal)
     awk '/^cpu /{ print $2+$3+$4+$5+$6+$7+$8+$9, $2+$3+$4+$7+$8 }' /proc/stat
 }
+# (utime and stime, and cutime and cstime: a child that ends during a run
+# takes its CPU time from its own line to its parent's, which has reaped
+# it; without them that time would be lost, or taken off the run)
 bench_ours_ticks() {  # CPU time used so far by BENCH_OURS (or PID...) and their children
     local p q
     [ $# -gt 0 ] || set -- "${BENCH_OURS[@]}"
     for p in "$@"; do
         cat "/proc/$p/stat" 2>/dev/null
         for q in $(pgrep -P "$p"); do cat "/proc/$q/stat" 2>/dev/null; done
-    done | awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { printf "%d", t }'
+    done | awk '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { printf "%d", t }'
 }
 
 # bench_server_ticks CASE: CPU time used so far by the httpd that serves
