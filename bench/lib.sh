@@ -263,13 +263,30 @@ HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 bench_cpu_ticks() {   # all CPU time, and the busy part (not idle, iowait, steal)
     awk '/^cpu /{ print $2+$3+$4+$5+$6+$7+$8+$9, $2+$3+$4+$7+$8 }' /proc/stat
 }
+# (utime and stime, and cutime and cstime: a child that ends during a run
+# takes its CPU time from its own line to its parent's, which has reaped
+# it; without them that time would be lost, or taken off the run)
 bench_ours_ticks() {  # CPU time used so far by BENCH_OURS (or PID...) and their children
     local p q
     [ $# -gt 0 ] || set -- "${BENCH_OURS[@]}"
     for p in "$@"; do
         cat "/proc/$p/stat" 2>/dev/null
         for q in $(pgrep -P "$p"); do cat "/proc/$q/stat" 2>/dev/null; done
-    done | awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { printf "%d", t }'
+    done | awk '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { printf "%d", t }'
+}
+
+# bench_user_ticks PID: the user part of bench_ours_ticks PID (utime and
+# cutime).  The kernel's part of a request here (loopback TCP, epoll,
+# futexes, the scheduler, charged to whichever thread runs when it
+# happens) varies by 10-20 % from run to run on a 2-CPU virtual machine;
+# the user part is steadier by far, and it is where work done by a
+# module's code alone (parsing, hashing, signatures) is counted.  The
+# kernel splits a process's CPU time into user and system from 250 Hz
+# samples: about 1 % of error in a 10-second run.
+bench_user_ticks() {
+    local q
+    { cat "/proc/$1/stat"; for q in $(pgrep -P "$1"); do cat "/proc/$q/stat"; done; } 2>/dev/null |
+        awk '{ sub(/^.*\) /, ""); t += $12 + $14 } END { printf "%d", t }'
 }
 
 # bench_server_ticks CASE: CPU time used so far by the httpd that serves
@@ -312,13 +329,14 @@ LUA
 # bench_wrk_run CASE SECS OUTFILE: one wrk run; fails unless every answer was
 # 2xx.  Sets OTHERS: the share (%) of the CPUs' time that other processes
 # took during the run; and CPU_US: the CPU time the server (httpd and
-# PostgreSQL, bench_server_ticks) spent per request, in microseconds.  A
+# PostgreSQL, bench_server_ticks) spent per request, in microseconds, and
+# USER_US, the user part of httpd's (bench_user_ticks).  A
 # request's CPU time hardly depends on how much of the machine other
 # processes took, so it compares cases more precisely than req/s does.
 SOCKET_ERRORS=(0 0 0 0)
 declare -A NODE_PID
 bench_wrk_run() {
-    local c=$1 secs=$2 out=$3 args tm cpu0 cpu1 ours0 ours1 wrk_ticks srv0 srv1 pg0 pg1
+    local c=$1 secs=$2 out=$3 args tm cpu0 cpu1 ours0 ours1 wrk_ticks srv0 srv1 pg0 pg1 usr0 usr1
     # a script may prepare each run of a case (fresh one-time credentials)
     if declare -F bench_before_run >/dev/null; then
         bench_before_run "$c" "$secs"
@@ -332,10 +350,12 @@ bench_wrk_run() {
     cpu0=$(bench_cpu_ticks)
     ours0=$(bench_ours_ticks)
     srv0=$(bench_server_ticks "$c")
+    usr0=$(bench_user_ticks "${NODE_PID[$c]:-$httpd_pid}")
     [ -n "${BENCH_PG:-}" ] && pg0=$(bench_ours_ticks "$BENCH_PG")
     # `times` in the command substitution's shell: wrk's CPU time
     tm=$(wrk "${args[@]}" "$(bench_url "$c")" >"$out" 2>&1; echo "rc=$?"; times)
     srv1=$(bench_server_ticks "$c")
+    usr1=$(bench_user_ticks "${NODE_PID[$c]:-$httpd_pid}")
     [ -n "${BENCH_PG:-}" ] && pg1=$(bench_ours_ticks "$BENCH_PG")
     ours1=$(bench_ours_ticks)
     cpu1=$(bench_cpu_ticks)
@@ -356,6 +376,7 @@ bench_wrk_run() {
         ac_die "wrk on $c: ${non2xx:-0} non-2xx answers of ${n:-0} requests"
     fi
     CPU_US=$(bench_cpu_us "$((srv1 - srv0))" "$n")
+    USER_US=$(bench_cpu_us "$((usr1 - usr0))" "$n")
     PG_US=
     [ -n "${BENCH_PG:-}" ] && PG_US=$(bench_cpu_us "$((pg1 - pg0))" "$n")
     # A few read errors are connections closed at MaxKeepAliveRequests or
@@ -395,7 +416,7 @@ bench_case_width() {
 # (the order reversed every other round; a script may define
 # bench_round_start ROUND, run before each round).  Fills RPS, P50 and P99 by
 # "case,round", MED and BEST by case, disturbed, runs and children.
-declare -A RPS P50 P99 CPU PGCPU MED BEST
+declare -A RPS P50 P99 CPU UCPU PGCPU MED BEST
 bench_measure() {
     local c r i out note order width
     width=$(bench_case_width)
@@ -422,14 +443,15 @@ bench_measure() {
             P50[$c,$r]=$(bench_wrk_latency "$out" 50)
             P99[$c,$r]=$(bench_wrk_latency "$out" 99)
             CPU[$c,$r]=$CPU_US
+            UCPU[$c,$r]=${USER_US:-}
             PGCPU[$c,$r]=$PG_US
             note=
             if [ "$OTHERS" -gt "$OTHERS_LIMIT" ]; then
                 note="  DISTURBED"
                 disturbed+=("round $r $c: ${OTHERS}%")
             fi
-            printf "  round %d  %-${width}s %8.0f req/s %7.1f us/req   other processes %3d%% of the CPUs%s\n" \
-                "$r" "$c" "${RPS[$c,$r]}" "$CPU_US" "$OTHERS" "$note" >&2
+            printf "  round %d  %-${width}s %8.0f req/s %7.1f us/req (user %5s)   other processes %3d%% of the CPUs%s\n" \
+                "$r" "$c" "${RPS[$c,$r]}" "$CPU_US" "${USER_US:--}" "$OTHERS" "$note" >&2
         done
     done
     children=$(pgrep -c -P "$httpd_pid" 2>/dev/null || echo '?')
