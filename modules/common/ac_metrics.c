@@ -5,12 +5,16 @@
 #include "ac_metrics.h"
 
 /* This module's scheme (ac_metrics_count_for), and its slot once found.  The
- * slot is looked up on first use in each process and kept only when found:
- * the parent may count (a start-up probe) before mod_auth_chain's
- * post_config made the segment, and its children must look again.  A
- * restart unloads and reloads the module, and so forgets both. */
+ * slot is looked up on first use and kept when found; until a child
+ * starts, a NULL is not kept: the parent may count (a start-up probe)
+ * before mod_auth_chain's post_config made the segment.  In a child the
+ * segment is there or never will be (ac_metrics_child_init looks once and
+ * `settled` keeps the answer, NULL under `AuthChainMetrics Off`), so a
+ * count is never a lookup of the optional function by name.  A restart
+ * unloads and reloads the module, and so forgets all three. */
 static const char *my_scheme;
 static ac_metrics_scheme *my_slot;
+static int settled;
 
 ac_metrics_scheme *ac_metrics_slot(ac_metrics_segment *seg,
                                    const char *scheme)
@@ -39,7 +43,7 @@ ac_metrics_scheme *ac_metrics_mine(void)
     ac_metrics_scheme *slot = __atomic_load_n(&my_slot, __ATOMIC_ACQUIRE);
     APR_OPTIONAL_FN_TYPE(auth_chain_metrics_segment) *segment;
 
-    if (slot != NULL || my_scheme == NULL) {
+    if (slot != NULL || my_scheme == NULL || settled) {
         return slot;
     }
     segment = APR_RETRIEVE_OPTIONAL_FN(auth_chain_metrics_segment);
@@ -49,6 +53,12 @@ ac_metrics_scheme *ac_metrics_mine(void)
     }
     __atomic_store_n(&my_slot, slot, __ATOMIC_RELEASE);
     return slot;
+}
+
+void ac_metrics_child_init(void)
+{
+    ac_metrics_mine();
+    settled = 1;
 }
 
 /* Add n to a field of this module's slot, if it has one. */

@@ -535,6 +535,7 @@ static void oauth2_child_init(apr_pool_t *pchild, server_rec *s)
     oauth2_srv_conf *sconf = ap_get_module_config(s->module_config,
                                                   &authn_oauth2_module);
 
+    ac_metrics_child_init();
     ac_pg_child_init(pchild, s);
     ac_cache_child_init(sconf->cache, pchild, s);
     oauth2_dpop_child_init(pchild);

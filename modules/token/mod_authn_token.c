@@ -1006,6 +1006,7 @@ static void token_child_init(apr_pool_t *pchild, server_rec *s)
     token_srv_conf *sconf = ap_get_module_config(s->module_config,
                                                  &authn_token_module);
 
+    ac_metrics_child_init();
     ac_pg_child_init(pchild, s);
     ac_cache_child_init(sconf->cache, pchild, s);
 }
