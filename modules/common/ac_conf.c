@@ -95,6 +95,22 @@ const char *ac_conf_flag(cmd_parms *cmd, void *dconf, int on)
     return NULL;
 }
 
+/* A field's value: an int or a pointer (or apr_interval_time_t) nearly
+ * always, copied inline then; merges run on every request, several
+ * times. */
+static void copy_field(char *to, const char *from, apr_size_t size)
+{
+    if (size == sizeof(int)) {
+        memcpy(to, from, sizeof(int));
+    }
+    else if (size == sizeof(apr_int64_t)) {
+        memcpy(to, from, sizeof(apr_int64_t));
+    }
+    else {
+        memcpy(to, from, size);
+    }
+}
+
 void ac_conf_merge(const command_rec *cmds, void *conf, const void *base,
                    const void *add)
 {
@@ -103,17 +119,18 @@ void ac_conf_merge(const command_rec *cmds, void *conf, const void *base,
 
     for (; cmds->name != NULL; cmds++) {
         const ac_conf_field *f = cmds->cmd_data;
+        const char *from;
 
         if (cmds->func.take1 != ac_conf_take1
             && cmds->func.flag != ac_conf_flag) {
             continue;
         }
-        memcpy(c + f->offset, (a[f->set] ? a : b) + f->offset, f->size);
+        from = a[f->set] ? a : b;
+        copy_field(c + f->offset, from + f->offset, f->size);
         if (f->kind == AC_CONF_DB) {
-            memcpy(c + f->at, (a[f->set] ? a : b) + f->at,
-                   sizeof(ac_conf_place));
+            memcpy(c + f->at, from + f->at, sizeof(ac_conf_place));
         }
-        c[f->set] = a[f->set] || b[f->set];
+        c[f->set] = a[f->set] | b[f->set];
     }
 }
 
