@@ -56,7 +56,7 @@ sub codes {
 # (an earlier mode of build/check's lane wrote to the same log; written
 # after the response: wait for $want of them).
 my $audit = Apache::Test::vars('serverroot') . '/logs/audit_log';
-my $audit_from = -s $audit // 0;
+my $audit_from = (-s $audit) || 0;
 sub audit_429 {
     my ($path, $want) = @_;
     my @l;

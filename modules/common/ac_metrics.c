@@ -10,7 +10,9 @@
  * before mod_auth_chain's post_config made the segment.  In a child the
  * segment is there or never will be (ac_metrics_child_init looks once and
  * `settled` keeps the answer, NULL under `AuthChainMetrics Off`), so a
- * count is never a lookup of the optional function by name.  A restart
+ * count is never a lookup of the optional function by name.  Threads may
+ * count meanwhile (mod_watchdog may start its threads first): both are
+ * read and written atomically.  A restart
  * unloads and reloads the module, and so forgets all three. */
 static const char *my_scheme;
 static ac_metrics_scheme *my_slot;
@@ -43,7 +45,8 @@ ac_metrics_scheme *ac_metrics_mine(void)
     ac_metrics_scheme *slot = __atomic_load_n(&my_slot, __ATOMIC_ACQUIRE);
     APR_OPTIONAL_FN_TYPE(auth_chain_metrics_segment) *segment;
 
-    if (slot != NULL || my_scheme == NULL || settled) {
+    if (slot != NULL || my_scheme == NULL
+        || __atomic_load_n(&settled, __ATOMIC_ACQUIRE)) {
         return slot;
     }
     segment = APR_RETRIEVE_OPTIONAL_FN(auth_chain_metrics_segment);
@@ -58,7 +61,7 @@ ac_metrics_scheme *ac_metrics_mine(void)
 void ac_metrics_child_init(void)
 {
     ac_metrics_mine();
-    settled = 1;
+    __atomic_store_n(&settled, 1, __ATOMIC_RELEASE);
 }
 
 /* Add n to a field of this module's slot, if it has one. */

@@ -135,9 +135,8 @@ void ac_metrics_count_for(const char *scheme);
 /* The slot of this module's scheme, or NULL: nothing to count. */
 ac_metrics_scheme *ac_metrics_mine(void);
 
-/* From the module's child_init, before its threads start: the slot is
- * looked for once more and what was found (or not) is kept for the
- * child's life. */
+/* From the module's child_init: the slot is looked for once more and
+ * what was found (or not) is kept for the child's life. */
 void ac_metrics_child_init(void);
 
 /* The verdict cache answered (hit 1) or did not (ac_verdict_get). */
